@@ -1,0 +1,42 @@
+//! The `warden` binary: a thin clap front over the Warden crates.
+//!
+//! Each subcommand lives in its own module and only wires arguments to library calls; no policy,
+//! ledger or store logic lives here.
+
+mod ledger_cmd;
+mod policy_cmd;
+
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand};
+
+/// Warden: the governance gateway for AI agents.
+#[derive(Debug, Parser)]
+#[command(name = "warden", version, about)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Lint, test, explain and evaluate policy bundles.
+    Policy(policy_cmd::PolicyArgs),
+    /// Create, inspect, export and verify the tamper-evident ledger.
+    Ledger(ledger_cmd::LedgerArgs),
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let result = match cli.command {
+        Command::Policy(args) => policy_cmd::run(args),
+        Command::Ledger(args) => ledger_cmd::run(args),
+    };
+    match result {
+        Ok(code) => code,
+        Err(err) => {
+            eprintln!("error: {err:#}");
+            ExitCode::from(2)
+        }
+    }
+}
