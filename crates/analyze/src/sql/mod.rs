@@ -1,0 +1,133 @@
+//! SQL analysis through a real parser (`sqlparser`): statement kinds, tables, functions, and
+//! whether the input writes, changes schema, needs privileges, filters and bounds its rows.
+//!
+//! Writes hidden inside queries are found by walking the whole AST: data-modifying CTEs,
+//! `SELECT ... INTO`, `EXPLAIN ANALYZE <write>`, side-effect functions. `SELECT ... FOR UPDATE`
+//! takes row locks but changes no data: it does not set `writes`, it adds a finding instead.
+//! Input that does not parse is `opaque` and, to fail closed, is assumed to write.
+//!
+//! Pure: no database connection, no I/O.
+
+mod classify;
+mod limit;
+mod visit;
+
+use std::str::FromStr;
+
+use sqlparser::dialect::{Dialect, GenericDialect, MySqlDialect, PostgreSqlDialect};
+use sqlparser::parser::Parser;
+
+pub use crate::error::SqlError;
+pub use limit::with_limit;
+
+use crate::Finding;
+
+/// SQL inputs longer than this are not parsed (reported opaque).
+pub const MAX_SQL_BYTES: usize = 256 * 1024;
+
+/// The SQL dialect to parse with.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, serde::Serialize)]
+pub enum SqlDialect {
+    /// Permissive ANSI-ish grammar.
+    #[default]
+    Generic,
+    /// PostgreSQL.
+    Postgres,
+    /// MySQL / MariaDB.
+    MySql,
+}
+
+/// Error for an unknown dialect name.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("unknown SQL dialect {0:?}: expected generic, postgres, postgresql or mysql")]
+pub struct UnknownDialect(pub String);
+
+impl FromStr for SqlDialect {
+    type Err = UnknownDialect;
+
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        match s.to_ascii_lowercase().as_str() {
+            "generic" => Ok(Self::Generic),
+            "postgres" | "postgresql" => Ok(Self::Postgres),
+            "mysql" => Ok(Self::MySql),
+            _ => Err(UnknownDialect(s.to_owned())),
+        }
+    }
+}
+
+impl SqlDialect {
+    fn parser_dialect(self) -> &'static dyn Dialect {
+        match self {
+            Self::Generic => &GenericDialect {},
+            Self::Postgres => &PostgreSqlDialect {},
+            Self::MySql => &MySqlDialect {},
+        }
+    }
+}
+
+/// Facts about a SQL input.
+#[derive(Debug, Clone, Default, PartialEq, serde::Serialize)]
+pub struct SqlFacts {
+    /// Kind of the single statement (`select`, `insert`, ...); `multiple` for several, `none`
+    /// for empty input, `unknown` when opaque.
+    pub kind: String,
+    /// Kind of each statement, in order.
+    pub kinds: Vec<String>,
+    /// Number of statements.
+    pub statements: usize,
+    /// Every table referenced anywhere, lower-cased, deduplicated, schema-qualified as written.
+    pub tables: Vec<String>,
+    /// Every function called, lower-cased.
+    pub functions: Vec<String>,
+    /// Changes data, schema, privileges, files or sequences (or cannot be analyzed).
+    pub writes: bool,
+    /// Changes schema (create, alter, drop, truncate, rename, comment).
+    pub ddl: bool,
+    /// Needs or changes privileges, or reaches outside the database (files, programs, other servers).
+    pub privileged: bool,
+    /// Does not parse.
+    pub opaque: bool,
+    /// Every UPDATE/DELETE has a WHERE, and a single SELECT filters at top level.
+    pub has_where: bool,
+    /// A single SELECT whose top-level query has LIMIT / FETCH FIRST / TOP.
+    pub has_limit: bool,
+    /// Why each flag was raised.
+    pub findings: Vec<Finding>,
+}
+
+/// Analyzes `sql` in `dialect`.
+pub fn analyze(sql: &str, dialect: SqlDialect) -> SqlFacts {
+    let mut facts = SqlFacts::default();
+    if sql.len() > MAX_SQL_BYTES {
+        return opaque(
+            facts,
+            format!("{} bytes exceeds the {MAX_SQL_BYTES}-byte limit", sql.len()),
+        );
+    }
+    if dialect == SqlDialect::MySql {
+        classify::mysql_file_output(sql, &mut facts);
+    }
+    let parsed = std::panic::catch_unwind(|| Parser::parse_sql(dialect.parser_dialect(), sql));
+    let statements = match parsed {
+        Ok(Ok(statements)) => statements,
+        Ok(Err(error)) => {
+            let facts = classify::unparsed_hints(sql, facts);
+            return opaque(facts, format!("does not parse: {error}"));
+        }
+        Err(_) => return opaque(facts, "the SQL parser failed on this input".to_owned()),
+    };
+    classify::statements(&statements, &mut facts);
+    facts
+}
+
+fn opaque(mut facts: SqlFacts, detail: String) -> SqlFacts {
+    facts.opaque = true;
+    facts.writes = true;
+    facts.kind = "unknown".to_owned();
+    facts.findings.push(Finding::new("opaque", detail));
+    facts.findings.push(Finding::new(
+        "writes",
+        "SQL that cannot be analyzed is assumed to write",
+    ));
+    facts
+}
