@@ -34,6 +34,8 @@ pub enum ExportLine<'a> {
     },
     /// A record.
     Record {
+        /// Stored seq.
+        seq: Option<u64>,
         /// Stored hash.
         hash: Hash,
         /// Canonical bytes, verbatim.
@@ -52,7 +54,13 @@ impl<'a> ExportLine<'a> {
     /// The verifier entry for a record line.
     pub fn as_entry(&'a self) -> Option<RecordEntry<'a>> {
         match self {
-            ExportLine::Record { hash, bytes, proof } => Some(RecordEntry {
+            ExportLine::Record {
+                seq,
+                hash,
+                bytes,
+                proof,
+            } => Some(RecordEntry {
+                stored_seq: *seq,
                 claimed_hash: Some(*hash),
                 bytes,
                 proof: proof.as_ref(),
@@ -148,6 +156,7 @@ pub fn parse_line(text: &str, number: usize) -> Result<ExportLine<'_>, ExportErr
             jwk: f.jwk.ok_or_else(|| bad("header without jwk".into()))?,
         }),
         "record" => Ok(ExportLine::Record {
+            seq: f.seq,
             hash: f.hash.ok_or_else(|| bad("record without hash".into()))?,
             bytes: f
                 .record

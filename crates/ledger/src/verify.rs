@@ -30,6 +30,8 @@ pub struct InclusionProof {
 /// One record to verify.
 #[derive(Debug, Clone, Copy)]
 pub struct RecordEntry<'a> {
+    /// The seq the source files the record under (row key or export field), if any.
+    pub stored_seq: Option<u64>,
     /// The hash the source claims for the record (stored column or export field), if any.
     pub claimed_hash: Option<Hash>,
     /// The record's canonical bytes.
@@ -53,8 +55,8 @@ pub enum Problem {
         /// The seq of the record found instead.
         found: u64,
     },
-    /// The record found at this position carries another seq (reordered or duplicated).
-    #[error("record at this position claims seq {found}")]
+    /// The record filed at this seq carries another seq (reordered or duplicated).
+    #[error("record filed at this seq claims seq {found}")]
     OutOfOrder {
         /// The seq the record claims.
         found: u64,
@@ -101,15 +103,15 @@ pub enum Problem {
         /// The checkpoint's origin.
         found: String,
     },
-    /// A checkpoint's root differs from the tree recomputed from the records.
+    /// A checkpoint's root differs from the tree recomputed from the records. The failure's seq
+    /// is the first record not covered by an earlier good checkpoint: the rewrite is at or after
+    /// it.
     #[error(
-        "records up to tree size {size} do not hash to the signed root (history rewritten or forked after seq {covered_through:?})"
+        "records up to tree size {size} do not hash to its signed root (history rewritten or forked at or after this seq)"
     )]
     RootMismatch {
         /// The checkpoint's size.
         size: u64,
-        /// Last seq covered by an earlier good checkpoint.
-        covered_through: Option<u64>,
     },
     /// A checkpoint is for a smaller tree than an earlier one, or the same size with another root.
     #[error(
@@ -349,13 +351,9 @@ impl Verifier {
 
     fn check_root(&mut self, cp: &Checkpoint) -> Result<(), VerifyFailure> {
         if cp.root != self.tree.root() {
-            let covered = self.good_size.checked_sub(1);
             return fail(
                 Some(self.good_size),
-                Problem::RootMismatch {
-                    size: cp.size,
-                    covered_through: covered,
-                },
+                Problem::RootMismatch { size: cp.size },
             );
         }
         self.good_size = cp.size;
@@ -382,6 +380,9 @@ impl Verifier {
             problem: Problem::Malformed(e.to_string()),
         })?;
         let seq = links.seq;
+        if let Some(stored) = entry.stored_seq.filter(|s| *s != seq) {
+            return fail(Some(stored), Problem::OutOfOrder { found: seq });
+        }
         if partial {
             if self.records > 0 && seq < expected {
                 return fail(Some(expected), Problem::OutOfOrder { found: seq });

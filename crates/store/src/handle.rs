@@ -1,0 +1,80 @@
+//! The result of `append`: a handle that resolves once the record is durable.
+//!
+//! `AppendHandle` is a `Future` (await it from async code; it never blocks the runtime, the
+//! writer thread completes it through a `futures-channel` oneshot) and has a blocking
+//! [`AppendHandle::wait`] for synchronous callers. The receipt is signed when the handle
+//! resolves, in the caller's thread, so signing cost is spread over callers instead of the
+//! single writer.
+
+use std::future::Future;
+use std::pin::Pin;
+use std::sync::Arc;
+use std::task::{Context, Poll};
+
+use futures_channel::oneshot;
+use warden_ledger::{Hash, LedgerSigningKey, ReceiptClaims, sign_receipt};
+
+use crate::error::AppendError;
+
+/// What the writer reports for a committed record.
+#[derive(Debug, Clone)]
+pub struct Committed {
+    /// The receipt claims (seq, id, hash, agent link, time, bundle, outcome).
+    pub claims: ReceiptClaims,
+}
+
+/// A durable record: where it sits and the signed receipt for it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Appended {
+    /// The record's seq.
+    pub seq: u64,
+    /// The record id (`rec_…`).
+    pub id: String,
+    /// The record hash.
+    pub hash: Hash,
+    /// Compact JWS receipt.
+    pub receipt: String,
+}
+
+/// Resolves to [`Appended`] once the record's transaction has committed.
+#[derive(Debug)]
+#[must_use = "the record is only known durable once the handle resolves"]
+pub struct AppendHandle {
+    rx: oneshot::Receiver<Result<Committed, AppendError>>,
+    key: Arc<LedgerSigningKey>,
+}
+
+impl AppendHandle {
+    pub(crate) fn new(
+        rx: oneshot::Receiver<Result<Committed, AppendError>>,
+        key: Arc<LedgerSigningKey>,
+    ) -> Self {
+        Self { rx, key }
+    }
+
+    /// Blocks the current thread until the record is durable. Do not call from async code.
+    pub fn wait(self) -> Result<Appended, AppendError> {
+        futures_executor::block_on(self)
+    }
+}
+
+impl Future for AppendHandle {
+    type Output = Result<Appended, AppendError>;
+
+    fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
+        let committed = match Pin::new(&mut self.rx).poll(cx) {
+            Poll::Pending => return Poll::Pending,
+            Poll::Ready(Err(_canceled)) => return Poll::Ready(Err(AppendError::WriterGone)),
+            Poll::Ready(Ok(Err(e))) => return Poll::Ready(Err(e)),
+            Poll::Ready(Ok(Ok(c))) => c,
+        };
+        let receipt = sign_receipt(&committed.claims, &self.key)
+            .map_err(|e| AppendError::Receipt(e.to_string()));
+        Poll::Ready(receipt.map(|receipt| Appended {
+            seq: committed.claims.seq,
+            id: committed.claims.rid.clone(),
+            hash: committed.claims.leaf,
+            receipt,
+        }))
+    }
+}

@@ -1,0 +1,63 @@
+//! Rebuilding the writer's head from the database after a restart or a failed commit: the
+//! record count and last hash, every agent's last record hash, the Merkle frontier, and how far
+//! checkpoints reach. Refuses to continue on a ledger whose seqs are not contiguous.
+
+use std::collections::HashMap;
+
+use rusqlite::Connection;
+use warden_ledger::{ChainState, Hash};
+
+use crate::error::StoreError;
+
+/// What recovery found.
+pub(crate) struct Recovered {
+    pub chain: ChainState,
+    pub checkpointed: u64,
+}
+
+fn hash_of(bytes: Vec<u8>) -> Result<Hash, StoreError> {
+    Hash::from_slice(&bytes)
+        .ok_or_else(|| StoreError::Corrupt("record hash is not 32 bytes".into()))
+}
+
+/// Reads the head state.
+pub(crate) fn recover(conn: &Connection) -> Result<Recovered, StoreError> {
+    let mut hashes = Vec::new();
+    let mut stmt = conn.prepare("SELECT seq, hash FROM ledger_records ORDER BY seq")?;
+    let mut rows = stmt.query([])?;
+    while let Some(row) = rows.next()? {
+        let seq: i64 = row.get(0)?;
+        if usize::try_from(seq).ok() != Some(hashes.len()) {
+            return Err(StoreError::Corrupt(format!(
+                "seq {} is missing (found seq {seq})",
+                hashes.len()
+            )));
+        }
+        hashes.push(hash_of(row.get(1)?)?);
+    }
+    let mut heads = HashMap::new();
+    let mut stmt = conn.prepare(
+        "SELECT agent_id, hash FROM ledger_records WHERE seq IN
+             (SELECT MAX(seq) FROM ledger_records WHERE agent_id IS NOT NULL GROUP BY agent_id)",
+    )?;
+    let mut rows = stmt.query([])?;
+    while let Some(row) = rows.next()? {
+        heads.insert(row.get::<_, String>(0)?, hash_of(row.get(1)?)?);
+    }
+    let checkpointed: i64 = conn.query_row(
+        "SELECT COALESCE(MAX(size), 0) FROM ledger_checkpoints",
+        [],
+        |r| r.get(0),
+    )?;
+    let checkpointed = u64::try_from(checkpointed).unwrap_or(0);
+    if checkpointed > hashes.len() as u64 {
+        return Err(StoreError::Corrupt(format!(
+            "a checkpoint covers {checkpointed} records but only {} exist",
+            hashes.len()
+        )));
+    }
+    Ok(Recovered {
+        chain: ChainState::restore(hashes, heads),
+        checkpointed,
+    })
+}

@@ -1,0 +1,67 @@
+//! The database schema and its migrations. The file will also hold keys, approvals and budgets,
+//! so ledger tables are prefixed `ledger_`; migrations are numbered and `PRAGMA user_version`
+//! holds the last one applied.
+
+use rusqlite::Connection;
+
+use crate::error::StoreError;
+
+/// Migrations in order; migration `i` brings `user_version` from `i` to `i + 1`.
+const MIGRATIONS: &[&str] = &[
+    // 1: the ledger.
+    "CREATE TABLE ledger_meta (
+         key   TEXT PRIMARY KEY,
+         value TEXT NOT NULL
+     );
+     CREATE TABLE ledger_records (
+         seq      INTEGER PRIMARY KEY,
+         hash     BLOB NOT NULL,
+         agent_id TEXT,
+         time_ms  INTEGER NOT NULL,
+         body     TEXT NOT NULL
+     );
+     CREATE INDEX ledger_records_agent ON ledger_records(agent_id, seq);
+     CREATE TABLE ledger_checkpoints (
+         size    INTEGER PRIMARY KEY,
+         root    BLOB NOT NULL,
+         note    TEXT NOT NULL,
+         time_ms INTEGER NOT NULL
+     );",
+];
+
+/// Opens `path` with the durability settings every connection uses: WAL journal,
+/// `synchronous=FULL` (a commit is on disk when it returns), and a busy timeout for readers.
+pub fn connect(path: &std::path::Path) -> Result<Connection, StoreError> {
+    let conn = Connection::open(path)?;
+    conn.busy_timeout(std::time::Duration::from_secs(10))?;
+    conn.pragma_update(None, "journal_mode", "WAL")?;
+    conn.pragma_update(None, "synchronous", "FULL")?;
+    Ok(conn)
+}
+
+/// Applies pending migrations.
+pub fn migrate(conn: &mut Connection) -> Result<(), StoreError> {
+    let supported = i64::try_from(MIGRATIONS.len()).unwrap_or(i64::MAX);
+    let current: i64 = conn.pragma_query_value(None, "user_version", |r| r.get(0))?;
+    if current > supported {
+        return Err(StoreError::SchemaTooNew {
+            found: current,
+            supported,
+        });
+    }
+    for (i, sql) in MIGRATIONS
+        .iter()
+        .enumerate()
+        .skip(usize::try_from(current).unwrap_or(0))
+    {
+        let tx = conn.transaction()?;
+        tx.execute_batch(sql)?;
+        tx.pragma_update(
+            None,
+            "user_version",
+            i64::try_from(i + 1).unwrap_or(i64::MAX),
+        )?;
+        tx.commit()?;
+    }
+    Ok(())
+}
