@@ -1,0 +1,442 @@
+//! Evaluation: every applicable rule is evaluated, the most restrictive matching outcome wins,
+//! and the bundle default applies when none matches.
+//!
+//! A rule whose condition fails at run time denies (fail closed) with a reason naming the rule.
+
+use serde::Serialize;
+use serde_json::Value;
+
+use crate::action::Action;
+use crate::bundle::{ApprovalSpec, Bundle, Constraints, Rule};
+use crate::condition::{json_to_cel, with_scope};
+use crate::facts::{self, Facts};
+use crate::profiles::glob_match;
+use crate::Outcome;
+
+/// What the engine decided, and why.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Decision {
+    /// The outcome.
+    pub outcome: Outcome,
+    /// The rules that decided it (those whose outcome is the final one), in bundle order.
+    pub rules: Vec<String>,
+    /// Why, in words: the deciding rules' reasons.
+    pub reason: String,
+    /// Every rule that matched, with its own outcome.
+    pub matched: Vec<MatchedRule>,
+    /// Constraints the action runs under when released.
+    #[serde(skip_serializing_if = "Constraints::is_empty")]
+    pub constraints: Constraints,
+    /// For `require_approval`: what each deciding rule asks for.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub approvals: Vec<ApprovalRequirement>,
+    /// For `remediate`: the rewritten tool call.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub rewrite: Option<Rewrite>,
+    /// Rules whose condition failed to evaluate (each makes the decision `deny`).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub errors: Vec<RuleError>,
+    /// Whether no rule matched and the bundle default applied.
+    pub defaulted: bool,
+    /// The digest of the bundle that decided.
+    pub bundle: String,
+}
+
+/// A rule that matched.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct MatchedRule {
+    /// The rule id.
+    pub id: String,
+    /// The rule's outcome.
+    pub outcome: Outcome,
+}
+
+/// What one `require_approval` rule asks for.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct ApprovalRequirement {
+    /// The rule that asks.
+    pub rule: String,
+    /// Its approval terms.
+    #[serde(flatten)]
+    pub spec: ApprovalSpec,
+}
+
+/// A rewritten tool call.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Rewrite {
+    /// The tool.
+    pub tool: String,
+    /// The arguments after the rewrite.
+    pub args: Value,
+    /// The argument paths that changed.
+    pub changed: Vec<String>,
+}
+
+/// A rule whose condition or rewrite failed.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct RuleError {
+    /// The rule id.
+    pub rule: String,
+    /// What failed.
+    pub error: String,
+}
+
+/// How one rule fared, for explanations.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct RuleTrace {
+    /// The rule id.
+    pub id: String,
+    /// Where it is defined (`file:line`).
+    pub source: String,
+    /// Its outcome when it matches.
+    pub outcome: Outcome,
+    /// Why it was not evaluated (its `kinds` or `tools` do not cover the action).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub skipped: Option<String>,
+    /// Whether it matched.
+    pub matched: bool,
+    /// The error its condition raised.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub error: Option<String>,
+    /// The condition as written.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub when: Option<String>,
+    /// The facts the condition read, with their values.
+    pub read: Vec<(String, Value)>,
+}
+
+/// A decision with the trace of every rule.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Explanation {
+    /// The decision.
+    pub decision: Decision,
+    /// Every rule of the bundle, in order.
+    pub rules: Vec<RuleTrace>,
+    /// The facts the action has (roots that differ from their defaults).
+    pub facts: serde_json::Map<String, Value>,
+}
+
+/// The result of one rule's condition.
+enum Verdict {
+    Skipped(String),
+    Matched,
+    NotMatched,
+    Failed(String),
+}
+
+impl Bundle {
+    /// Decides `action`.
+    pub fn evaluate(&self, action: &Action) -> Decision {
+        self.run(action, false).0
+    }
+
+    /// Decides `action` and traces every rule.
+    pub fn explain(&self, action: &Action) -> Explanation {
+        let (decision, traces, facts) = self.run(action, true);
+        let facts = facts
+            .roots
+            .into_iter()
+            .map(|(k, v)| (k.to_owned(), v))
+            .collect();
+        Explanation {
+            decision,
+            rules: traces,
+            facts,
+        }
+    }
+
+    fn run(&self, action: &Action, trace: bool) -> (Decision, Vec<RuleTrace>, Facts) {
+        let facts = facts::compute(action, &self.mappings);
+        with_scope(facts.home.as_deref(), |scope| {
+            for (root, value) in &facts.roots {
+                scope.add_variable_from_value(*root, json_to_cel(value));
+            }
+            let mut traces = Vec::new();
+            let mut verdicts: Vec<(&Rule, Verdict)> = Vec::with_capacity(self.rules.len());
+            for rule in &self.rules {
+                let verdict = match applies(rule, action) {
+                    Some(why) => Verdict::Skipped(why),
+                    None => match &rule.condition {
+                        None => Verdict::Matched,
+                        Some(c) => match c.eval_bool(scope) {
+                            Ok(true) => Verdict::Matched,
+                            Ok(false) => Verdict::NotMatched,
+                            Err(e) => Verdict::Failed(e),
+                        },
+                    },
+                };
+                if trace {
+                    traces.push(trace_rule(rule, &verdict, scope));
+                }
+                verdicts.push((rule, verdict));
+            }
+            let decision = self.combine(action, &verdicts, scope);
+            (decision, traces, facts.clone())
+        })
+    }
+
+    fn combine(
+        &self,
+        action: &Action,
+        verdicts: &[(&Rule, Verdict)],
+        scope: &cel::Context<'_, '_>,
+    ) -> Decision {
+        let mut errors: Vec<RuleError> = verdicts
+            .iter()
+            .filter_map(|(r, v)| match v {
+                Verdict::Failed(e) => Some(RuleError {
+                    rule: r.id.clone(),
+                    error: e.clone(),
+                }),
+                _ => None,
+            })
+            .collect();
+        let matched: Vec<&Rule> = verdicts
+            .iter()
+            .filter(|(_, v)| matches!(v, Verdict::Matched))
+            .map(|(r, _)| *r)
+            .collect();
+        let matched_out: Vec<MatchedRule> = matched
+            .iter()
+            .map(|r| MatchedRule {
+                id: r.id.clone(),
+                outcome: r.outcome,
+            })
+            .collect();
+
+        let mut decision = Decision {
+            outcome: self.default,
+            rules: Vec::new(),
+            reason: String::new(),
+            matched: matched_out,
+            constraints: Constraints::default(),
+            approvals: Vec::new(),
+            rewrite: None,
+            errors: Vec::new(),
+            defaulted: false,
+            bundle: self.digest.clone(),
+        };
+
+        if !errors.is_empty() {
+            decision.outcome = Outcome::Deny;
+            decision.rules = errors.iter().map(|e| e.rule.clone()).collect();
+            decision.reason = errors
+                .iter()
+                .map(|e| format!("rule {} failed to evaluate ({}); failing closed", e.rule, e.error))
+                .collect::<Vec<_>>()
+                .join("; ");
+            decision.errors = errors;
+            return decision;
+        }
+
+        let Some(outcome) = matched.iter().map(|r| r.outcome).reduce(Outcome::most_restrictive)
+        else {
+            decision.defaulted = true;
+            decision.reason = format!("no rule matched; the bundle default is {}", self.default);
+            return decision;
+        };
+        let deciding: Vec<&Rule> = matched.iter().copied().filter(|r| r.outcome == outcome).collect();
+        decision.outcome = outcome;
+        decision.rules = deciding.iter().map(|r| r.id.clone()).collect();
+        decision.reason = deciding
+            .iter()
+            .map(|r| r.reason.as_str())
+            .collect::<Vec<_>>()
+            .join("; ");
+        if outcome != Outcome::Deny {
+            for r in &matched {
+                decision.constraints.tighten(&r.constraints);
+            }
+        }
+        if outcome == Outcome::RequireApproval {
+            decision.approvals = deciding
+                .iter()
+                .filter_map(|r| {
+                    r.approval.clone().map(|spec| ApprovalRequirement {
+                        rule: r.id.clone(),
+                        spec,
+                    })
+                })
+                .collect();
+        }
+        if outcome == Outcome::Remediate {
+            match rewrite(action, &deciding, scope) {
+                Ok(r) => decision.rewrite = Some(r),
+                Err(e) => {
+                    decision.outcome = Outcome::Deny;
+                    decision.reason = format!(
+                        "the remediation of rule {} failed ({}); failing closed",
+                        e.rule, e.error
+                    );
+                    decision.rules = vec![e.rule.clone()];
+                    errors.push(e);
+                    decision.errors = errors;
+                }
+            }
+        }
+        decision
+    }
+}
+
+/// `None` when the rule applies to the action, else why not.
+fn applies(rule: &Rule, action: &Action) -> Option<String> {
+    if let Some(kinds) = &rule.kinds {
+        if !kinds.contains(&action.kind) {
+            return Some(format!("applies to {}", names(kinds.iter().map(|k| k.as_str()))));
+        }
+    }
+    if let Some(tools) = &rule.tools {
+        let name = action.tool.as_ref().map(|t| t.name.as_str());
+        let hit = name.is_some_and(|n| tools.iter().any(|p| glob_match(p, n)));
+        if !hit {
+            return Some(format!("applies to tools {}", names(tools.iter().map(String::as_str))));
+        }
+    }
+    None
+}
+
+fn names<'a>(it: impl Iterator<Item = &'a str>) -> String {
+    it.collect::<Vec<_>>().join(", ")
+}
+
+/// Applies the deciding rules' rewrites, in rule-id order so the result is order-independent.
+fn rewrite(
+    action: &Action,
+    deciding: &[&Rule],
+    scope: &cel::Context<'_, '_>,
+) -> Result<Rewrite, RuleError> {
+    let tool = action.tool.as_ref().ok_or_else(|| RuleError {
+        rule: deciding.first().map(|r| r.id.clone()).unwrap_or_default(),
+        error: "only tool calls can be rewritten".into(),
+    })?;
+    let mut rules: Vec<&&Rule> = deciding.iter().collect();
+    rules.sort_by(|a, b| a.id.cmp(&b.id));
+    let mut args = tool.args.clone();
+    let mut changed = Vec::new();
+    for rule in rules {
+        for (path, expr) in &rule.rewrite {
+            let value = expr.eval_json(scope).map_err(|error| RuleError {
+                rule: rule.id.clone(),
+                error,
+            })?;
+            set_path(&mut args, path, value).map_err(|error| RuleError {
+                rule: rule.id.clone(),
+                error,
+            })?;
+            changed.push(path.clone());
+        }
+    }
+    changed.sort();
+    changed.dedup();
+    Ok(Rewrite {
+        tool: tool.name.clone(),
+        args,
+        changed,
+    })
+}
+
+/// Sets the value at a dotted path, creating objects along the way.
+fn set_path(target: &mut Value, path: &str, value: Value) -> Result<(), String> {
+    let mut cur = target;
+    let mut parts = path.split('.').peekable();
+    while let Some(key) = parts.next() {
+        if cur.is_null() {
+            *cur = Value::Object(serde_json::Map::new());
+        }
+        let Value::Object(map) = cur else {
+            return Err(format!("cannot set `{path}`: `{key}` is inside a non-object"));
+        };
+        if parts.peek().is_none() {
+            map.insert(key.to_owned(), value);
+            return Ok(());
+        }
+        cur = map.entry(key.to_owned()).or_insert(Value::Null);
+    }
+    Ok(())
+}
+
+fn trace_rule(rule: &Rule, verdict: &Verdict, scope: &cel::Context<'_, '_>) -> RuleTrace {
+    let read = match (&rule.condition, verdict) {
+        (Some(c), Verdict::Matched | Verdict::NotMatched | Verdict::Failed(_)) => c
+            .read_probes()
+            .iter()
+            .map(|p| (p.path.clone(), p.value(scope)))
+            .collect(),
+        _ => Vec::new(),
+    };
+    RuleTrace {
+        id: rule.id.clone(),
+        source: format!("{}:{}", rule.file, rule.line),
+        outcome: rule.outcome,
+        skipped: match verdict {
+            Verdict::Skipped(why) => Some(why.clone()),
+            _ => None,
+        },
+        matched: matches!(verdict, Verdict::Matched),
+        error: match verdict {
+            Verdict::Failed(e) => Some(e.clone()),
+            _ => None,
+        },
+        when: rule.condition.as_ref().map(|c| c.source().to_owned()),
+        read,
+    }
+}
+
+impl Explanation {
+    /// A human-readable trace: the decision, then every rule with what it read.
+    pub fn render_text(&self) -> String {
+        use std::fmt::Write as _;
+        let d = &self.decision;
+        let mut out = String::new();
+        let _ = writeln!(out, "decision: {}", d.outcome);
+        if !d.rules.is_empty() {
+            let _ = writeln!(out, "rules:    {}", d.rules.join(", "));
+        }
+        let _ = writeln!(out, "reason:   {}", d.reason);
+        if !d.constraints.is_empty() {
+            let _ = writeln!(out, "constraints: {}", serde_json::to_string(&d.constraints).unwrap_or_default());
+        }
+        for a in &d.approvals {
+            let _ = writeln!(
+                out,
+                "approval: {} needs {} of [{}], valid {} ms, on timeout {}",
+                a.rule,
+                a.spec.quorum,
+                a.spec.approvers.join(", "),
+                a.spec.ttl_ms,
+                a.spec.on_timeout
+            );
+        }
+        if let Some(r) = &d.rewrite {
+            let _ = writeln!(out, "rewrite:  {} {}", r.tool, r.args);
+        }
+        let _ = writeln!(out, "bundle:   {}", d.bundle);
+        let _ = writeln!(out, "\nrules evaluated:");
+        for t in &self.rules {
+            let mark = if t.error.is_some() {
+                "ERROR  "
+            } else if t.matched {
+                "MATCH  "
+            } else if t.skipped.is_some() {
+                "skip   "
+            } else {
+                "no     "
+            };
+            let _ = writeln!(out, "  {mark}{} ({}) → {}", t.id, t.source, t.outcome);
+            if let Some(why) = &t.skipped {
+                let _ = writeln!(out, "         {why}");
+                continue;
+            }
+            if let Some(w) = &t.when {
+                let _ = writeln!(out, "         when: {w}");
+            }
+            for (path, value) in &t.read {
+                let _ = writeln!(out, "         {path} = {value}");
+            }
+            if let Some(e) = &t.error {
+                let _ = writeln!(out, "         error: {e}");
+            }
+        }
+        out
+    }
+}
