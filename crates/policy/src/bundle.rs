@@ -410,6 +410,12 @@ fn convert_rule(raw: RawRule, index: usize, at: &mut Locator<'_>) -> Option<Rule
             .value
             .iter()
             .filter_map(|(arg, expr)| {
+                if let Some(ty) = arg.strip_prefix('@') {
+                    if let Err(e) = ArgType::parse(ty) {
+                        at.at(r.referenced, &rule_field(&format!("rewrite.{arg}")), e);
+                        return None;
+                    }
+                }
                 let spanned = Spanned::new(expr.clone(), r.referenced, r.defined);
                 compile_at(&spanned, &rule_field(&format!("rewrite.{arg}")), at)
                     .map(|c| (arg.clone(), c))

@@ -10,7 +10,7 @@ use crate::action::Action;
 use crate::bundle::{ApprovalSpec, Bundle, Constraints, Rule};
 use crate::condition::{json_to_cel, with_scope};
 use crate::facts::{self, Facts};
-use crate::profiles::glob_match;
+use crate::profiles::{ArgType, ToolMappings, glob_match};
 use crate::Outcome;
 
 /// What the engine decided, and why.
@@ -260,7 +260,7 @@ impl Bundle {
                 .collect();
         }
         if outcome == Outcome::Remediate {
-            match rewrite(action, &deciding, scope) {
+            match rewrite(action, &deciding, &self.mappings, scope) {
                 Ok(r) => decision.rewrite = Some(r),
                 Err(e) => {
                     decision.outcome = Outcome::Deny;
@@ -303,6 +303,7 @@ fn names<'a>(it: impl Iterator<Item = &'a str>) -> String {
 fn rewrite(
     action: &Action,
     deciding: &[&Rule],
+    mappings: &ToolMappings,
     scope: &cel::Context<'_, '_>,
 ) -> Result<Rewrite, RuleError> {
     let tool = action.tool.as_ref().ok_or_else(|| RuleError {
@@ -314,16 +315,15 @@ fn rewrite(
     let mut args = tool.args.clone();
     let mut changed = Vec::new();
     for rule in rules {
-        for (path, expr) in &rule.rewrite {
-            let value = expr.eval_json(scope).map_err(|error| RuleError {
+        for (target, expr) in &rule.rewrite {
+            let fail = |error: String| RuleError {
                 rule: rule.id.clone(),
                 error,
-            })?;
-            set_path(&mut args, path, value).map_err(|error| RuleError {
-                rule: rule.id.clone(),
-                error,
-            })?;
-            changed.push(path.clone());
+            };
+            let path = resolve_target(target, &tool.name, &tool.args, mappings).map_err(fail)?;
+            let value = expr.eval_json(scope).map_err(fail)?;
+            set_path(&mut args, &path, value).map_err(fail)?;
+            changed.push(path);
         }
     }
     changed.sort();
@@ -333,6 +333,42 @@ fn rewrite(
         args,
         changed,
     })
+}
+
+/// The argument path a rewrite targets: a literal path, or `@type` for the one argument of the
+/// call that the tool mapping types so (`@sql`, `@shell`, `@path`, `@url`).
+fn resolve_target(
+    target: &str,
+    tool: &str,
+    args: &Value,
+    mappings: &ToolMappings,
+) -> Result<String, String> {
+    let Some(type_name) = target.strip_prefix('@') else {
+        return Ok(target.to_owned());
+    };
+    let wanted = ArgType::parse(type_name)?;
+    let candidates: Vec<&String> = mappings
+        .lookup(tool)
+        .map(|m| {
+            m.args
+                .iter()
+                .filter(|(path, ty)| {
+                    same_kind(*ty, wanted)
+                        && path.split('.').try_fold(args, |v, k| v.get(k)).is_some()
+                })
+                .map(|(path, _)| path)
+                .collect()
+        })
+        .unwrap_or_default();
+    match candidates.as_slice() {
+        [one] => Ok((*one).clone()),
+        [] => Err(format!("tool {tool} has no argument of type {type_name} to rewrite")),
+        _ => Err(format!("tool {tool} has several {type_name} arguments; name the one to rewrite")),
+    }
+}
+
+fn same_kind(a: ArgType, b: ArgType) -> bool {
+    std::mem::discriminant(&a) == std::mem::discriminant(&b)
 }
 
 /// Sets the value at a dotted path, creating objects along the way.
