@@ -19,7 +19,7 @@ use std::sync::Arc;
 use cel::common::ast::{EntryExpr, Expr, LiteralValue};
 use cel::extractors::This;
 use cel::objects::{Key, Map};
-use cel::{Context, ExecutionError, IdedExpr, Program, Value};
+use cel::{Context, Env, ExecutionError, IdedExpr, Program, Value};
 
 use crate::facts::{DEFAULT_FACTS, FREE_FORM_FIELDS};
 
@@ -53,7 +53,9 @@ impl Condition {
                 "expression nests {depth} levels deep; the limit is {MAX_DEPTH}"
             ));
         }
-        let program = Program::compile(source).map_err(|e| one_line(&e.to_string()))?;
+        let program = COMPILER
+            .with(|env| env.compile(source))
+            .map_err(|e| one_line(&e.to_string()))?;
         let mut checker = Checker::default();
         checker.walk(program.expression(), 0);
         if let Some(problem) = checker.problems.into_iter().next() {
@@ -102,7 +104,7 @@ impl Condition {
         self.reads
             .iter()
             .filter_map(|path| {
-                Program::compile(path).ok().map(|program| ReadProbe {
+                COMPILER.with(|env| env.compile(path)).ok().map(|program| ReadProbe {
                     path: path.clone(),
                     program,
                 })
@@ -326,6 +328,8 @@ fn select_chain(expr: &IdedExpr) -> Option<Vec<&str>> {
 // Per-thread root context.
 
 thread_local! {
+    /// The standard environment with optional syntax (`a.?b`, `orValue`), for compiling.
+    static COMPILER: Env = Env::stdlib();
     static ROOT: Context<'static, 'static> = root_context();
     static REGEXES: RefCell<HashMap<String, Arc<regex::Regex>>> = RefCell::new(HashMap::new());
     static HOME: RefCell<Option<String>> = const { RefCell::new(None) };
