@@ -97,10 +97,7 @@ fn init(dir: &std::path::Path, args: InitArgs) -> anyhow::Result<ExitCode> {
     let db = source::db_path(dir);
     let store =
         warden_store::SqliteLedger::create(&db, key, config, Box::new(warden_store::SystemClock))
-            .map_err(|e| {
-            keyfile::discard(dir);
-            e
-        })?;
+            .inspect_err(|_| keyfile::discard(dir))?;
     let created = warden_ledger::RecordDraft {
         actor: warden_ledger::Actor {
             principal: Some("warden ledger init".into()),

@@ -66,7 +66,7 @@ fn synthetic(i: u64, agents: u64) -> RecordDraft {
         },
         bundle_digest: Some("sha256:5f1d2c".into()),
         event: Event::Decision(Box::new(Decision {
-            outcome: if i % 7 == 0 {
+            outcome: if i.is_multiple_of(7) {
                 Outcome::Deny
             } else {
                 Outcome::Allow
