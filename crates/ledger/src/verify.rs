@@ -431,7 +431,12 @@ impl Verifier {
                     },
                 );
             }
-            self.agent_heads.insert(agent.into_owned(), hash);
+            match self.agent_heads.get_mut(agent.as_ref()) {
+                Some(slot) => *slot = hash,
+                None => {
+                    self.agent_heads.insert(agent.into_owned(), hash);
+                }
+            }
         } else if agent_prev.is_some() && !partial {
             return fail(
                 at,
