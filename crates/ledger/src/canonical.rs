@@ -267,6 +267,19 @@ mod tests {
         assert_eq!(double(0x43143ff3c1cb0959), "1424953923781206.2");
     }
 
+    proptest::proptest! {
+        #[test]
+        fn every_finite_double_round_trips(bits in proptest::prelude::any::<u64>()) {
+            let f = f64::from_bits(bits);
+            if f.is_finite() {
+                let mut s = String::new();
+                write_double(f, &mut s).unwrap();
+                let back: f64 = s.parse().unwrap();
+                proptest::prop_assert!(back == f || (back == 0.0 && f == 0.0), "{f:e} -> {s}");
+            }
+        }
+    }
+
     #[test]
     fn non_finite_numbers_are_rejected() {
         let mut s = String::new();

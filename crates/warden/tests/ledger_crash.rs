@@ -102,11 +102,11 @@ fn sigkill_mid_batch_never_loses_acknowledged_records() {
                 .map_while(Result::ok)
                 .collect::<Vec<String>>()
         });
-        // xorshift: kill after 100..600 ms, somewhere inside a batch.
+        // xorshift: kill after 50..300 ms, somewhere inside a batch.
         rng ^= rng << 13;
         rng ^= rng >> 7;
         rng ^= rng << 17;
-        std::thread::sleep(Duration::from_millis(100 + rng % 500));
+        std::thread::sleep(Duration::from_millis(50 + rng % 250));
         child.kill().unwrap(); // SIGKILL on Unix
         child.wait().unwrap();
         let lines = reader.join().unwrap();
