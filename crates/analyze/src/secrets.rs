@@ -84,3 +84,6 @@ pub fn shannon_entropy(value: &str) -> f64 {
         })
         .sum()
 }
+
+#[cfg(test)]
+mod tests;

@@ -96,6 +96,14 @@ fn rm(args: &[Arg], v: &mut Verdict) {
             Fact::Destructive,
             format!("{shown}: deletes system or home path {}", t.text),
         );
+    } else if targets
+        .iter()
+        .any(|t| t.text == super::wrappers::STDIN_ARGUMENTS && !t.literal)
+    {
+        v.raise(
+            Fact::Destructive,
+            format!("{shown}: deletes a list read from stdin (xargs)"),
+        );
     } else if force
         && targets
             .iter()

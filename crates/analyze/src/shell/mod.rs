@@ -101,3 +101,6 @@ pub(crate) fn nesting_depth(script: &str) -> usize {
     }
     max
 }
+
+#[cfg(test)]
+mod tests;

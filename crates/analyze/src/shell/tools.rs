@@ -93,7 +93,7 @@ fn git(args: &[Arg], v: &mut Verdict) {
             {
                 v.raise(Fact::Network, format!("{shown}: talks to a remote"));
             }
-            if matches!(sub, "clone" | "pull" | "submodule" | "remote" | "fetch") {
+            if matches!(sub, "clone" | "pull" | "submodule" | "remote") {
                 v.raise(
                     Fact::Mutates,
                     format!("git {sub}: changes the local repository"),
@@ -168,7 +168,11 @@ fn git(args: &[Arg], v: &mut Verdict) {
                 .iter()
                 .all(|a| a.text.starts_with("--get") || a.text == "--list" || a.text == "-l") => {}
         "branch" | "tag" | "stash"
-            if rest.is_empty() || has_short(rest, 'l') || has_long(rest, "--list") => {}
+            if rest.is_empty()
+                || has_arg(rest, "list")
+                || has_arg(rest, "show")
+                || has_short(rest, 'l')
+                || has_long(rest, "--list") => {}
         _ => v.raise(Fact::Mutates, format!("git {sub}: changes the repository")),
     }
 }

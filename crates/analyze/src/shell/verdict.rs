@@ -154,7 +154,10 @@ pub(crate) fn operands(args: &[Arg]) -> Vec<&Arg> {
     out
 }
 
-/// The value of an option given as `-o VALUE`, `-oVALUE`, `--opt VALUE` or `--opt=VALUE`.
+/// The value of an option given as `-o VALUE`, `-oVALUE`, `-xo VALUE`, `--opt VALUE` or `--opt=VALUE`.
+///
+/// For short options the returned argument is the one holding the value; use [`value_text`]
+/// with the same option names to extract it.
 pub(crate) fn option_value<'a>(
     args: &'a [Arg],
     short: Option<char>,
@@ -174,20 +177,23 @@ pub(crate) fn option_value<'a>(
                 return Some(arg);
             }
         }
-        if let Some(short) = short {
-            let flag = format!("-{short}");
-            if arg.text == flag {
-                return iter.next();
-            }
-            if arg.text.starts_with(&flag) && !arg.text.starts_with("--") {
-                return Some(arg);
-            }
+        let Some(short) = short else { continue };
+        let Some(cluster) = arg.text.strip_prefix('-').filter(|c| !c.starts_with('-')) else {
+            continue;
+        };
+        if let Some((_, rest)) = cluster.split_once(short) {
+            return if rest.is_empty() {
+                iter.next()
+            } else {
+                Some(arg)
+            };
         }
     }
     None
 }
 
-/// The text after `=` for `--opt=value`, after the flag for `-ovalue`, else the whole argument.
+/// The value part of an option argument found by [`option_value`]: after `=` for `--opt=value`,
+/// after the letter for `-xovalue`, else the whole argument.
 pub(crate) fn value_text<'a>(arg: &'a Arg, short: Option<char>, long: Option<&str>) -> &'a str {
     if let Some(rest) = long
         .and_then(|l| arg.text.strip_prefix(l))
@@ -195,11 +201,12 @@ pub(crate) fn value_text<'a>(arg: &'a Arg, short: Option<char>, long: Option<&st
     {
         return rest;
     }
-    if let Some(short) = short {
-        let flag = format!("-{short}");
-        if arg.text != flag {
-            if let Some(rest) = arg.text.strip_prefix(&flag) {
-                return rest;
+    if let (Some(short), Some(cluster)) = (short, arg.text.strip_prefix('-')) {
+        if !cluster.starts_with('-') {
+            if let Some((_, rest)) = cluster.split_once(short) {
+                if !rest.is_empty() {
+                    return rest;
+                }
             }
         }
     }

@@ -512,13 +512,6 @@ impl Walker {
         bare: bool,
     ) {
         let path = file.text.as_str();
-        if path.starts_with("/dev/tcp/") || path.starts_with("/dev/udp/") {
-            self.raise(
-                Fact::Network,
-                format!("redirection to {path}: raw network connection"),
-            );
-            return;
-        }
         let writes = matches!(
             kind,
             ast::IoFileRedirectKind::Write
@@ -526,17 +519,23 @@ impl Walker {
                 | ast::IoFileRedirectKind::Clobber
                 | ast::IoFileRedirectKind::ReadAndWrite
         );
-        if !writes {
-            if let Some(target) =
-                target.filter(|t| wrappers::reads_script_from_stdin(&t.name, &t.args))
-            {
-                if !file.literal || path.starts_with("/dev/") || path.starts_with("/proc/") {
-                    self.raise(
-                        Fact::Opaque,
-                        format!("{} reads its script from {path}", target.name),
-                    );
-                }
+        let script_reader = target.filter(|t| wrappers::reads_script_from_stdin(&t.name, &t.args));
+        if let Some(reader) = script_reader.filter(|_| !writes) {
+            if !file.literal || path.starts_with("/dev/") || path.starts_with("/proc/") {
+                self.raise(
+                    Fact::Opaque,
+                    format!("{} reads its script from {path}", reader.name),
+                );
             }
+        }
+        if path.starts_with("/dev/tcp/") || path.starts_with("/dev/udp/") {
+            self.raise(
+                Fact::Network,
+                format!("redirection to {path}: raw network connection"),
+            );
+            return;
+        }
+        if !writes {
             return;
         }
         if matches!(

@@ -11,6 +11,9 @@ pub(crate) const SHELLS: &[&str] = &[
     "sh", "bash", "zsh", "dash", "ksh", "ash", "mksh", "yash", "busybox",
 ];
 
+/// Stands for the arguments `xargs` reads from standard input.
+pub(crate) const STDIN_ARGUMENTS: &str = "{stdin}";
+
 /// Classifies `name` if it is a wrapper; returns whether it was one.
 pub(crate) fn classify(name: &str, args: &[Arg], v: &mut Verdict) -> bool {
     match name {
@@ -98,6 +101,8 @@ pub(crate) fn classify(name: &str, args: &[Arg], v: &mut Verdict) -> bool {
         "eval" => eval(v, args),
         "source" | "." => source(v, name, args),
         "ssh" => ssh(v, args),
+        "alias" => alias(v, args),
+        "trap" => trap(v, args),
         _ if SHELLS.contains(&name) => shell(v, name, args),
         _ => return false,
     }
@@ -289,7 +294,7 @@ fn xargs(v: &mut Verdict, args: &[Arg]) {
     let mut inner = wrapped(args, &with_value, 0).unwrap_or_else(|| vec![Arg::literal("echo")]);
     // The arguments xargs appends come from stdin: unknown at analysis time.
     inner.push(Arg {
-        text: "{stdin}".to_owned(),
+        text: STDIN_ARGUMENTS.to_owned(),
         literal: false,
         glob: false,
     });
@@ -363,6 +368,29 @@ fn source(v: &mut Verdict, name: &str, args: &[Arg]) {
             Fact::Opaque,
             format!("{name} of a dynamic file: {}", file.text),
         );
+    }
+}
+
+/// An alias body runs whenever the alias is used: analyze it as if it ran.
+fn alias(v: &mut Verdict, args: &[Arg]) {
+    for arg in args {
+        if let Some((_, body)) = arg.text.split_once('=') {
+            let definition = Arg {
+                text: body.to_owned(),
+                ..arg.clone()
+            };
+            split_string(v, Some(&definition), "alias");
+        }
+    }
+}
+
+/// A trap handler runs on a signal or exit: analyze it as if it ran.
+fn trap(v: &mut Verdict, args: &[Arg]) {
+    let handler = args.iter().find(|a| !a.is_option());
+    match handler {
+        Some(h) if h.text == "-" || h.text.is_empty() => {}
+        Some(h) => split_string(v, Some(h), "trap handler"),
+        None => {}
     }
 }
 

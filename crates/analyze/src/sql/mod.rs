@@ -131,3 +131,6 @@ fn opaque(mut facts: SqlFacts, detail: String) -> SqlFacts {
     ));
     facts
 }
+
+#[cfg(test)]
+mod tests;
