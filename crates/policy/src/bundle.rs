@@ -10,12 +10,12 @@ use serde::Serialize;
 use serde_saphyr::{Location, Spanned};
 use sha2::{Digest, Sha256};
 
+use crate::Outcome;
 use crate::action::ActionKind;
 use crate::condition::Condition;
 use crate::error::{BundleError, Diagnostic};
 use crate::profiles::{ArgType, Mapping, ToolMappings};
 use crate::raw::{RawConstraints, RawPolicyFile, RawRule, parse_duration_ms};
-use crate::Outcome;
 
 /// One policy file's name (relative to the bundle directory) and text.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -68,6 +68,9 @@ pub struct Rule {
     pub constraints: Constraints,
     /// For `remediate`: argument path → expression giving its new value.
     pub rewrite: Vec<(String, Condition)>,
+    /// The condition's result when the action leaves every fact it reads at its default,
+    /// computed once at load.
+    pub(crate) default_verdict: Option<Result<bool, String>>,
 }
 
 /// What an approval needs.
@@ -301,7 +304,11 @@ fn convert_mapping(
 ) -> Option<Mapping> {
     let field = format!("tools[{index}]");
     if raw.names.is_empty() || raw.names.iter().any(|n| n.trim().is_empty()) {
-        at.at(loc, &format!("{field}.match"), "tool names must be non-empty".into());
+        at.at(
+            loc,
+            &format!("{field}.match"),
+            "tool names must be non-empty".into(),
+        );
         return None;
     }
     let mut args = Vec::new();
@@ -331,7 +338,9 @@ fn convert_rule(raw: RawRule, index: usize, at: &mut Locator<'_>) -> Option<Rule
         at.at(
             raw.id.referenced,
             &field("id"),
-            format!("rule id `{id}` must be 1-128 characters of letters, digits, `-`, `_`, `.`, `/`"),
+            format!(
+                "rule id `{id}` must be 1-128 characters of letters, digits, `-`, `_`, `.`, `/`"
+            ),
         );
     }
     let rule_field = |name: &str| format!("rule `{id}` {name}");
@@ -355,7 +364,10 @@ fn convert_rule(raw: RawRule, index: usize, at: &mut Locator<'_>) -> Option<Rule
             .collect::<Vec<_>>()
     });
 
-    let condition = raw.when.as_ref().and_then(|w| compile_at(w, &rule_field("when"), at));
+    let condition = raw
+        .when
+        .as_ref()
+        .and_then(|w| compile_at(w, &rule_field("when"), at));
 
     let outcome = raw.decision.value;
     let decision_loc = raw.decision.referenced;
@@ -374,14 +386,29 @@ fn convert_rule(raw: RawRule, index: usize, at: &mut Locator<'_>) -> Option<Rule
     } else {
         only_for(at, raw.approvers.is_some(), "approvers", "require_approval");
         only_for(at, raw.quorum.is_some(), "quorum", "require_approval");
-        only_for(at, raw.approval_ttl.is_some(), "approval_ttl", "require_approval");
-        only_for(at, raw.on_timeout.is_some(), "on_timeout", "require_approval");
+        only_for(
+            at,
+            raw.approval_ttl.is_some(),
+            "approval_ttl",
+            "require_approval",
+        );
+        only_for(
+            at,
+            raw.on_timeout.is_some(),
+            "on_timeout",
+            "require_approval",
+        );
         None
     };
 
     let constraints = match &raw.constraints {
         Some(c) if matches!(outcome, Outcome::Allow | Outcome::Deny) => {
-            only_for(at, true, "constraints", "allow_with_constraints, remediate or require_approval");
+            only_for(
+                at,
+                true,
+                "constraints",
+                "allow_with_constraints, remediate or require_approval",
+            );
             let _ = c;
             Constraints::default()
         }
@@ -397,7 +424,10 @@ fn convert_rule(raw: RawRule, index: usize, at: &mut Locator<'_>) -> Option<Rule
             Constraints::default()
         }
     };
-    if outcome == Outcome::AllowWithConstraints && constraints.is_empty() && raw.constraints.is_some() {
+    if outcome == Outcome::AllowWithConstraints
+        && constraints.is_empty()
+        && raw.constraints.is_some()
+    {
         at.at(
             decision_loc,
             &rule_field("constraints"),
@@ -410,11 +440,11 @@ fn convert_rule(raw: RawRule, index: usize, at: &mut Locator<'_>) -> Option<Rule
             .value
             .iter()
             .filter_map(|(arg, expr)| {
-                if let Some(ty) = arg.strip_prefix('@') {
-                    if let Err(e) = ArgType::parse(ty) {
-                        at.at(r.referenced, &rule_field(&format!("rewrite.{arg}")), e);
-                        return None;
-                    }
+                if let Some(ty) = arg.strip_prefix('@')
+                    && let Err(e) = ArgType::parse(ty)
+                {
+                    at.at(r.referenced, &rule_field(&format!("rewrite.{arg}")), e);
+                    return None;
                 }
                 let spanned = Spanned::new(expr.clone(), r.referenced, r.defined);
                 compile_at(&spanned, &rule_field(&format!("rewrite.{arg}")), at)
@@ -444,7 +474,11 @@ fn convert_rule(raw: RawRule, index: usize, at: &mut Locator<'_>) -> Option<Rule
         .or_else(|| raw.description.clone())
         .map(|r| r.trim().to_owned())
         .unwrap_or_else(|| format!("matched rule {id}"));
+    let default_verdict = condition
+        .as_ref()
+        .map(|c| crate::condition::with_scope(None, |scope| c.eval_bool(scope)));
     Some(Rule {
+        default_verdict,
         file: at.file.to_owned(),
         line: raw.id.referenced.line(),
         id,
@@ -477,11 +511,19 @@ fn approval_spec(
 ) -> Option<ApprovalSpec> {
     let approvers: Vec<String> = raw.approvers.clone().unwrap_or_default();
     if approvers.iter().any(|a| a.trim().is_empty()) {
-        at.at(raw.decision.referenced, &rule_field("approvers"), "approver groups must be non-empty".into());
+        at.at(
+            raw.decision.referenced,
+            &rule_field("approvers"),
+            "approver groups must be non-empty".into(),
+        );
     }
     let quorum = match &raw.quorum {
         Some(q) if q.value == 0 || q.value > MAX_QUORUM => {
-            at.at(q.referenced, &rule_field("quorum"), format!("quorum must be 1 to {MAX_QUORUM}"));
+            at.at(
+                q.referenced,
+                &rule_field("quorum"),
+                format!("quorum must be 1 to {MAX_QUORUM}"),
+            );
             1
         }
         Some(q) => q.value,
@@ -491,7 +533,11 @@ fn approval_spec(
         Some(t) => match parse_duration_ms(&t.value) {
             Ok(ms) if ms > 0 => ms,
             Ok(_) => {
-                at.at(t.referenced, &rule_field("approval_ttl"), "approval_ttl must be positive".into());
+                at.at(
+                    t.referenced,
+                    &rule_field("approval_ttl"),
+                    "approval_ttl must be positive".into(),
+                );
                 0
             }
             Err(e) => {
@@ -503,7 +549,11 @@ fn approval_spec(
     };
     let on_timeout = match &raw.on_timeout {
         Some(o) if !matches!(o.value, Outcome::Deny | Outcome::Allow) => {
-            at.at(o.referenced, &rule_field("on_timeout"), "on_timeout must be deny or allow".into());
+            at.at(
+                o.referenced,
+                &rule_field("on_timeout"),
+                "on_timeout must be deny or allow".into(),
+            );
             Outcome::Deny
         }
         Some(o) => o.value,
@@ -531,13 +581,21 @@ fn constraints(
         if cost.is_finite() && cost >= 0.0 {
             out.max_cost_usd = Some(cost);
         } else {
-            at.at(loc, &format!("{field}.max_cost_usd"), "max_cost_usd must be a non-negative number".into());
+            at.at(
+                loc,
+                &format!("{field}.max_cost_usd"),
+                "max_cost_usd must be a non-negative number".into(),
+            );
         }
     }
     if let Some(t) = &raw.timeout {
         match parse_duration_ms(t) {
             Ok(ms) if ms > 0 => out.timeout_ms = Some(ms),
-            Ok(_) => at.at(loc, &format!("{field}.timeout"), "timeout must be positive".into()),
+            Ok(_) => at.at(
+                loc,
+                &format!("{field}.timeout"),
+                "timeout must be positive".into(),
+            ),
             Err(e) => at.at(loc, &format!("{field}.timeout"), e),
         }
     }

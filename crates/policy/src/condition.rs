@@ -22,6 +22,7 @@ use cel::objects::{Key, Map};
 use cel::{Context, Env, ExecutionError, IdedExpr, Program, Value};
 
 use crate::facts::{DEFAULT_FACTS, FREE_FORM_FIELDS};
+use crate::fast::Fast;
 
 /// A compiled CEL expression with the fact paths it reads.
 #[derive(Debug)]
@@ -29,6 +30,8 @@ pub struct Condition {
     source: String,
     program: Program,
     reads: Vec<String>,
+    roots: Vec<&'static str>,
+    fast: Option<Fast>,
 }
 
 /// A fact path a condition reads, with its compiled accessor (for explanations).
@@ -64,10 +67,22 @@ impl Condition {
         let mut reads: Vec<String> = checker.reads;
         reads.sort();
         reads.dedup();
+        let mut roots: Vec<&'static str> = DEFAULT_FACTS
+            .iter()
+            .map(|(root, _)| *root)
+            .filter(|root| reads.iter().any(|r| r.split('.').next() == Some(*root)))
+            .collect();
+        if checker.uses_home && !roots.contains(&"agent") {
+            // `~` in path functions expands to the agent's home.
+            roots.push("agent");
+        }
+        let fast = Fast::compile(program.expression());
         Ok(Condition {
             source: source.to_owned(),
             program,
             reads,
+            roots,
+            fast,
         })
     }
 
@@ -79,6 +94,16 @@ impl Condition {
     /// The fact paths the condition reads (`shell.destructive`, `agent.labels.env`).
     pub fn reads(&self) -> &[String] {
         &self.reads
+    }
+
+    /// The fact roots the condition depends on.
+    pub(crate) fn roots(&self) -> &[&'static str] {
+        &self.roots
+    }
+
+    /// The native form of the condition, when it has one.
+    pub(crate) fn fast(&self) -> Option<&Fast> {
+        self.fast.as_ref()
     }
 
     /// Evaluates the condition in `scope`; a non-boolean result is an error.
@@ -104,10 +129,13 @@ impl Condition {
         self.reads
             .iter()
             .filter_map(|path| {
-                COMPILER.with(|env| env.compile(path)).ok().map(|program| ReadProbe {
-                    path: path.clone(),
-                    program,
-                })
+                COMPILER
+                    .with(|env| env.compile(path))
+                    .ok()
+                    .map(|program| ReadProbe {
+                        path: path.clone(),
+                        program,
+                    })
             })
             .collect()
     }
@@ -178,6 +206,7 @@ struct Checker {
     scope: Vec<String>,
     problems: Vec<String>,
     reads: Vec<String>,
+    uses_home: bool,
 }
 
 impl Checker {
@@ -197,14 +226,16 @@ impl Checker {
                 }
             }
             Expr::Call(call) => {
-                if call.func_name == "matches" {
-                    if let Some(Expr::Literal(LiteralValue::String(pattern))) =
+                if matches!(call.func_name.as_str(), "within" | "touches") {
+                    self.uses_home = true;
+                }
+                if call.func_name == "matches"
+                    && let Some(Expr::Literal(LiteralValue::String(pattern))) =
                         call.args.last().map(|a| &a.expr)
-                    {
-                        if let Err(e) = check_regex(pattern.inner()) {
-                            self.problems.push(format!("invalid regex in matches(): {e}"));
-                        }
-                    }
+                    && let Err(e) = check_regex(pattern.inner())
+                {
+                    self.problems
+                        .push(format!("invalid regex in matches(): {e}"));
                 }
                 if let Some(target) = &call.target {
                     self.walk(target, depth + 1);
@@ -244,8 +275,10 @@ impl Checker {
                 }
             }
             Expr::Struct(s) => {
-                self.problems
-                    .push(format!("message literals (`{}{{…}}`) are not supported", s.type_name));
+                self.problems.push(format!(
+                    "message literals (`{}{{…}}`) are not supported",
+                    s.type_name
+                ));
             }
             Expr::Literal(_) | Expr::Unspecified => {}
         }
@@ -296,9 +329,18 @@ impl Checker {
                 }
                 let free = FREE_FORM_FIELDS.contains(&format!("{root}.{first}").as_str());
                 let depth = if free { 3 } else { 2 };
-                self.reads.push(chain.iter().take(depth).copied().collect::<Vec<_>>().join("."));
+                self.reads.push(
+                    chain
+                        .iter()
+                        .take(depth)
+                        .copied()
+                        .collect::<Vec<_>>()
+                        .join("."),
+                );
             }
-            _ => self.reads.push(chain.iter().take(2).copied().collect::<Vec<_>>().join(".")),
+            _ => self
+                .reads
+                .push(chain.iter().take(2).copied().collect::<Vec<_>>().join(".")),
         }
     }
 }
@@ -356,7 +398,10 @@ fn root_context() -> Context<'static, 'static> {
 
 /// Runs `f` with a fresh child scope of this thread's root context, with `home` as the directory
 /// `~` expands to in path functions.
-pub(crate) fn with_scope<R>(home: Option<&str>, f: impl FnOnce(&mut Context<'_, '_>) -> R) -> R {
+pub(crate) fn with_scope<R>(
+    home: Option<&str>,
+    f: impl FnOnce(&mut Context<'_, 'static>) -> R,
+) -> R {
     HOME.with(|h| *h.borrow_mut() = home.map(str::to_owned));
     ROOT.with(|root| {
         let mut scope = root.new_inner_scope();
@@ -436,11 +481,11 @@ fn with_limit_fn(This(target): This<Value>, limit: i64) -> Result<Value, Executi
     let Value::Map(map) = &target else {
         return Err(err("with_limit is called on `sql`".into()));
     };
-    let text = match map_get(&map, "text") {
+    let text = match map_get(map, "text") {
         Some(Value::String(s)) => s.to_string(),
         _ => return Err(err("the call has no SQL argument".into())),
     };
-    let dialect = match map_get(&map, "dialect") {
+    let dialect = match map_get(map, "dialect") {
         Some(Value::String(s)) => s.parse().unwrap_or_default(),
         _ => warden_analyze::sql::SqlDialect::default(),
     };
@@ -499,7 +544,10 @@ pub(crate) fn cel_to_json(value: &Value) -> Result<serde_json::Value, String> {
         Value::String(s) => serde_json::Value::String(s.to_string()),
         Value::Bytes(b) => serde_json::Value::String(String::from_utf8_lossy(b).into_owned()),
         Value::List(items) => serde_json::Value::Array(
-            items.iter().map(cel_to_json).collect::<Result<Vec<_>, _>>()?,
+            items
+                .iter()
+                .map(cel_to_json)
+                .collect::<Result<Vec<_>, _>>()?,
         ),
         Value::Map(map) => {
             let mut out = serde_json::Map::new();
@@ -556,9 +604,12 @@ mod tests {
 
     #[test]
     fn reads_are_collected() {
-        let c = Condition::compile("agent.labels.env == 'p' && (shell.mutates || sql.writes)")
-            .unwrap();
-        assert_eq!(c.reads(), ["agent.labels.env", "shell.mutates", "sql.writes"]);
+        let c =
+            Condition::compile("agent.labels.env == 'p' && (shell.mutates || sql.writes)").unwrap();
+        assert_eq!(
+            c.reads(),
+            ["agent.labels.env", "shell.mutates", "sql.writes"]
+        );
     }
 
     #[test]

@@ -6,12 +6,12 @@
 use serde::Serialize;
 use serde_json::Value;
 
+use crate::Outcome;
 use crate::action::Action;
 use crate::bundle::{ApprovalSpec, Bundle, Constraints, Rule};
-use crate::condition::{json_to_cel, with_scope};
+use crate::condition::{Condition, json_to_cel, with_scope};
 use crate::facts::{self, Facts};
 use crate::profiles::{ArgType, ToolMappings, glob_match};
-use crate::Outcome;
 
 /// What the engine decided, and why.
 #[derive(Debug, Clone, PartialEq, Serialize)]
@@ -147,10 +147,12 @@ impl Bundle {
 
     fn run(&self, action: &Action, trace: bool) -> (Decision, Vec<RuleTrace>, Facts) {
         let facts = facts::compute(action, &self.mappings);
-        with_scope(facts.home.as_deref(), |scope| {
-            for (root, value) in &facts.roots {
-                scope.add_variable_from_value(*root, json_to_cel(value));
-            }
+        with_scope(facts.home.as_deref(), |ctx| {
+            let mut scope = Scope {
+                ctx,
+                facts: &facts,
+                bound: false,
+            };
             let mut traces = Vec::new();
             let mut verdicts: Vec<(&Rule, Verdict)> = Vec::with_capacity(self.rules.len());
             for rule in &self.rules {
@@ -158,7 +160,7 @@ impl Bundle {
                     Some(why) => Verdict::Skipped(why),
                     None => match &rule.condition {
                         None => Verdict::Matched,
-                        Some(c) => match c.eval_bool(scope) {
+                        Some(c) => match scope.decide(c, rule.default_verdict.as_ref()) {
                             Ok(true) => Verdict::Matched,
                             Ok(false) => Verdict::NotMatched,
                             Err(e) => Verdict::Failed(e),
@@ -166,11 +168,11 @@ impl Bundle {
                     },
                 };
                 if trace {
-                    traces.push(trace_rule(rule, &verdict, scope));
+                    traces.push(trace_rule(rule, &verdict, scope.cel()));
                 }
                 verdicts.push((rule, verdict));
             }
-            let decision = self.combine(action, &verdicts, scope);
+            let decision = self.combine(action, &verdicts, &mut scope);
             (decision, traces, facts.clone())
         })
     }
@@ -179,7 +181,7 @@ impl Bundle {
         &self,
         action: &Action,
         verdicts: &[(&Rule, Verdict)],
-        scope: &cel::Context<'_, '_>,
+        scope: &mut Scope<'_, '_, '_>,
     ) -> Decision {
         let mut errors: Vec<RuleError> = verdicts
             .iter()
@@ -222,20 +224,32 @@ impl Bundle {
             decision.rules = errors.iter().map(|e| e.rule.clone()).collect();
             decision.reason = errors
                 .iter()
-                .map(|e| format!("rule {} failed to evaluate ({}); failing closed", e.rule, e.error))
+                .map(|e| {
+                    format!(
+                        "rule {} failed to evaluate ({}); failing closed",
+                        e.rule, e.error
+                    )
+                })
                 .collect::<Vec<_>>()
                 .join("; ");
             decision.errors = errors;
             return decision;
         }
 
-        let Some(outcome) = matched.iter().map(|r| r.outcome).reduce(Outcome::most_restrictive)
+        let Some(outcome) = matched
+            .iter()
+            .map(|r| r.outcome)
+            .reduce(Outcome::most_restrictive)
         else {
             decision.defaulted = true;
             decision.reason = format!("no rule matched; the bundle default is {}", self.default);
             return decision;
         };
-        let deciding: Vec<&Rule> = matched.iter().copied().filter(|r| r.outcome == outcome).collect();
+        let deciding: Vec<&Rule> = matched
+            .iter()
+            .copied()
+            .filter(|r| r.outcome == outcome)
+            .collect();
         decision.outcome = outcome;
         decision.rules = deciding.iter().map(|r| r.id.clone()).collect();
         decision.reason = deciding
@@ -260,7 +274,7 @@ impl Bundle {
                 .collect();
         }
         if outcome == Outcome::Remediate {
-            match rewrite(action, &deciding, &self.mappings, scope) {
+            match rewrite(action, &deciding, &self.mappings, scope.cel()) {
                 Ok(r) => decision.rewrite = Some(r),
                 Err(e) => {
                     decision.outcome = Outcome::Deny;
@@ -278,18 +292,65 @@ impl Bundle {
     }
 }
 
+/// The CEL scope of one evaluation, with the action's facts bound on first use.
+struct Scope<'s, 'p, 'f> {
+    ctx: &'s mut cel::Context<'p, 'static>,
+    facts: &'f Facts,
+    bound: bool,
+}
+
+impl Scope<'_, '_, '_> {
+    /// The CEL context with the action's facts bound.
+    fn cel(&mut self) -> &cel::Context<'_, 'static> {
+        if !self.bound {
+            for (root, value) in &self.facts.roots {
+                self.ctx.add_variable_from_value(*root, json_to_cel(value));
+            }
+            self.bound = true;
+        }
+        self.ctx
+    }
+
+    /// A condition's result: precomputed when the action leaves every fact it reads at its
+    /// default, native when the fast path is certain, CEL otherwise.
+    fn decide(
+        &mut self,
+        condition: &Condition,
+        default_verdict: Option<&Result<bool, String>>,
+    ) -> Result<bool, String> {
+        if let Some(verdict) = default_verdict
+            && !condition.roots().iter().any(|r| self.facts.sets(r))
+        {
+            return verdict.clone();
+        }
+        if let Some(fast) = condition.fast() {
+            let facts = self.facts;
+            if let Ok(result) = fast.eval_bool(&|root: &str| facts.value(root)) {
+                return Ok(result);
+            }
+        }
+        condition.eval_bool(self.cel())
+    }
+}
+
 /// `None` when the rule applies to the action, else why not.
 fn applies(rule: &Rule, action: &Action) -> Option<String> {
-    if let Some(kinds) = &rule.kinds {
-        if !kinds.contains(&action.kind) {
-            return Some(format!("applies to {}", names(kinds.iter().map(|k| k.as_str()))));
-        }
+    if let Some(kinds) = &rule.kinds
+        && !kinds.contains(&action.kind)
+    {
+        return Some(format!(
+            "applies to {}",
+            names(kinds.iter().map(|k| k.as_str()))
+        ));
     }
     if let Some(tools) = &rule.tools {
         let name = action.tool.as_ref().map(|t| t.name.as_str());
         let hit = name.is_some_and(|n| tools.iter().any(|p| glob_match(p, n)));
         if !hit {
-            return Some(format!("applies to tools {}", names(tools.iter().map(String::as_str))));
+            return Some(format!(
+                "applies to tools {}",
+                names(tools.iter().map(String::as_str))
+            ));
         }
     }
     None
@@ -362,8 +423,12 @@ fn resolve_target(
         .unwrap_or_default();
     match candidates.as_slice() {
         [one] => Ok((*one).clone()),
-        [] => Err(format!("tool {tool} has no argument of type {type_name} to rewrite")),
-        _ => Err(format!("tool {tool} has several {type_name} arguments; name the one to rewrite")),
+        [] => Err(format!(
+            "tool {tool} has no argument of type {type_name} to rewrite"
+        )),
+        _ => Err(format!(
+            "tool {tool} has several {type_name} arguments; name the one to rewrite"
+        )),
     }
 }
 
@@ -380,7 +445,9 @@ fn set_path(target: &mut Value, path: &str, value: Value) -> Result<(), String> 
             *cur = Value::Object(serde_json::Map::new());
         }
         let Value::Object(map) = cur else {
-            return Err(format!("cannot set `{path}`: `{key}` is inside a non-object"));
+            return Err(format!(
+                "cannot set `{path}`: `{key}` is inside a non-object"
+            ));
         };
         if parts.peek().is_none() {
             map.insert(key.to_owned(), value);
@@ -430,7 +497,11 @@ impl Explanation {
         }
         let _ = writeln!(out, "reason:   {}", d.reason);
         if !d.constraints.is_empty() {
-            let _ = writeln!(out, "constraints: {}", serde_json::to_string(&d.constraints).unwrap_or_default());
+            let _ = writeln!(
+                out,
+                "constraints: {}",
+                serde_json::to_string(&d.constraints).unwrap_or_default()
+            );
         }
         for a in &d.approvals {
             let _ = writeln!(

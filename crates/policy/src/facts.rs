@@ -5,6 +5,8 @@
 //! a rule that reads `shell.destructive` on an action without a shell argument reads `false`
 //! rather than failing.
 
+use std::sync::LazyLock;
+
 use serde_json::{Map, Value, json};
 use warden_analyze::{path, secrets, shell, sql, url};
 
@@ -17,12 +19,14 @@ pub(crate) type FactRoot = (&'static str, fn() -> Value);
 /// Every fact root, in the order explanations list them.
 pub(crate) const DEFAULT_FACTS: &[FactRoot] = &[
     ("action", || json!({ "kind": "" })),
-    ("agent", || {
-        json!({ "id": "", "tenant": "", "team": "", "labels": {}, "home": "" })
-    }),
-    ("tool", || {
-        json!({ "name": "", "args": {}, "server": "", "annotations": {}, "definition_changed": false })
-    }),
+    (
+        "agent",
+        || json!({ "id": "", "tenant": "", "team": "", "labels": {}, "home": "" }),
+    ),
+    (
+        "tool",
+        || json!({ "name": "", "args": {}, "server": "", "annotations": {}, "definition_changed": false }),
+    ),
     ("request", || {
         json!({
             "model": "", "provider": "", "input_tokens": 0, "max_tokens": 0,
@@ -30,7 +34,9 @@ pub(crate) const DEFAULT_FACTS: &[FactRoot] = &[
         })
     }),
     ("egress", || json!({ "url": "", "method": "" })),
-    ("shell", || with_present(to_json(&shell::ShellFacts::default()), false)),
+    ("shell", || {
+        with_present(to_json(&shell::ShellFacts::default()), false)
+    }),
     ("sql", || {
         let mut v = with_present(to_json(&sql::SqlFacts::default()), false);
         insert(&mut v, "text", json!(""));
@@ -38,12 +44,18 @@ pub(crate) const DEFAULT_FACTS: &[FactRoot] = &[
         v
     }),
     ("path", || path_summary(&[], false)),
-    ("url", || with_present(to_json(&url::UrlFacts::default()), false)),
+    ("url", || {
+        let mut v = with_present(to_json(&url::UrlFacts::default()), false);
+        insert(&mut v, "hosts", json!([]));
+        insert(&mut v, "schemes", json!([]));
+        v
+    }),
     ("secrets", || secrets_summary(&[])),
     ("history", || json!([])),
-    ("authzen", || {
-        json!({ "subject": {}, "resource": {}, "action": {}, "context": {} })
-    }),
+    (
+        "authzen",
+        || json!({ "subject": {}, "resource": {}, "action": {}, "context": {} }),
+    ),
     ("context", || json!({})),
 ];
 
@@ -70,6 +82,16 @@ impl Facts {
     /// The value of a root, if the action sets it.
     pub fn get(&self, root: &str) -> Option<&Value> {
         self.roots.iter().find(|(r, _)| *r == root).map(|(_, v)| v)
+    }
+
+    /// Whether the action sets `root` (rather than leaving its default).
+    pub fn sets(&self, root: &str) -> bool {
+        self.roots.iter().any(|(r, _)| *r == root)
+    }
+
+    /// The value of a root: the action's, or the default.
+    pub fn value(&self, root: &str) -> Option<&Value> {
+        self.get(root).or_else(|| default_value(root))
     }
 }
 
@@ -99,7 +121,11 @@ pub fn compute(action: &Action, mappings: &ToolMappings) -> Facts {
     }
     if let Some(egress) = &action.egress {
         roots.push(("egress", to_json(egress)));
-        roots.push(("url", with_present(to_json(&url::analyze(&egress.url)), true)));
+        let facts = url::analyze(&egress.url);
+        let mut v = to_json(&facts);
+        insert(&mut v, "hosts", json!([facts.host]));
+        insert(&mut v, "schemes", json!([facts.scheme]));
+        roots.push(("url", with_present(v, true)));
     }
     if let Some(authzen) = &action.authzen {
         let mut v = default_of("authzen");
@@ -117,12 +143,27 @@ pub fn compute(action: &Action, mappings: &ToolMappings) -> Facts {
         roots.push(("context", to_json(&action.context)));
     }
     if action.kind == ActionKind::Egress {
-        scan.text("egress.url", action.egress.as_ref().map_or("", |e| e.url.as_str()));
+        scan.text(
+            "egress.url",
+            action.egress.as_ref().map_or("", |e| e.url.as_str()),
+        );
     }
     if !scan.found.is_empty() {
         roots.push(("secrets", secrets_summary(&scan.found)));
     }
     Facts { roots, home }
+}
+
+/// The default value of every fact root, built once.
+static DEFAULT_VALUES: LazyLock<Vec<(&'static str, Value)>> =
+    LazyLock::new(|| DEFAULT_FACTS.iter().map(|(r, f)| (*r, f())).collect());
+
+/// The default value of a fact root, shared.
+pub(crate) fn default_value(root: &str) -> Option<&'static Value> {
+    DEFAULT_VALUES
+        .iter()
+        .find(|(r, _)| *r == root)
+        .map(|(_, v)| v)
 }
 
 /// The default value of a fact root.
@@ -205,8 +246,9 @@ fn typed_facts(
     }
     if !urls.is_empty() || urls_opaque {
         let mut merged = Value::Null;
-        for u in &urls {
-            merge(&mut merged, to_json(&url::analyze(u)));
+        let each: Vec<url::UrlFacts> = urls.iter().map(|u| url::analyze(u)).collect();
+        for facts in &each {
+            merge(&mut merged, to_json(facts));
         }
         if merged.is_null() {
             merged = to_json(&url::UrlFacts::default());
@@ -214,8 +256,10 @@ fn typed_facts(
         if urls_opaque {
             insert(&mut merged, "opaque", json!(true));
         }
-        let hosts: Vec<String> = urls.iter().map(|u| url::analyze(u).host).collect();
+        let hosts: Vec<&str> = each.iter().map(|u| u.host.as_str()).collect();
+        let schemes: Vec<&str> = each.iter().map(|u| u.scheme.as_str()).collect();
         insert(&mut merged, "hosts", json!(hosts));
+        insert(&mut merged, "schemes", json!(schemes));
         roots.push(("url", with_present(merged, true)));
     }
 }
@@ -258,10 +302,8 @@ fn shell_text(value: &Value) -> Option<String> {
     match value {
         Value::String(s) => Some(s.clone()),
         Value::Array(items) => {
-            let words: Option<Vec<String>> = items
-                .iter()
-                .map(|i| i.as_str().map(shell_quote))
-                .collect();
+            let words: Option<Vec<String>> =
+                items.iter().map(|i| i.as_str().map(shell_quote)).collect();
             words.map(|w| w.join(" "))
         }
         _ => None,
@@ -284,7 +326,10 @@ fn shell_quote(word: &str) -> String {
 fn strings(value: &Value) -> Option<Vec<String>> {
     match value {
         Value::String(s) => Some(vec![s.clone()]),
-        Value::Array(items) => items.iter().map(|i| i.as_str().map(str::to_owned)).collect(),
+        Value::Array(items) => items
+            .iter()
+            .map(|i| i.as_str().map(str::to_owned))
+            .collect(),
         _ => None,
     }
 }
@@ -486,7 +531,20 @@ mod tests {
         let f = facts(
             r#"{"kind":"tool_call","tool":{"name":"move_file","args":{"source":"/work/a","destination":"/work/../etc/passwd"}}}"#,
         );
-        assert_eq!(f.get("path").unwrap()["paths"], json!(["/work/a", "/etc/passwd"]));
+        assert_eq!(
+            f.get("path").unwrap()["paths"],
+            json!(["/work/a", "/etc/passwd"])
+        );
+    }
+
+    #[test]
+    fn every_url_scheme_is_a_fact() {
+        let f = facts(
+            r#"{"kind":"tool_call","tool":{"name":"fetch","args":{"url":["https://example.com/","gopher://evil.example:70/x"]}}}"#,
+        );
+        let url = f.get("url").unwrap();
+        assert_eq!(url["schemes"], json!(["https", "gopher"]));
+        assert_eq!(url["hosts"], json!(["example.com", "evil.example"]));
     }
 
     #[test]

@@ -12,10 +12,10 @@
 use serde::Deserialize;
 use serde_saphyr::Spanned;
 
+use crate::Outcome;
 use crate::action::Action;
 use crate::bundle::{Bundle, SourceFile};
 use crate::error::{Diagnostic, FixtureError};
-use crate::Outcome;
 
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -27,7 +27,10 @@ struct RawFixtureFile {
 
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
-#[allow(dead_code, reason = "description documents the case; the runner does not read it")]
+#[allow(
+    dead_code,
+    reason = "description documents the case; the runner does not read it"
+)]
 struct RawCase {
     name: String,
     #[serde(default)]
@@ -69,7 +72,12 @@ pub fn parse(file: &SourceFile) -> Result<Vec<Case>, FixtureError> {
     let raw: RawFixtureFile = serde_saphyr::from_str(&file.text).map_err(|e| {
         let (line, column) = e.location().map_or((0, 0), |l| (l.line(), l.column()));
         let msg = e.without_snippet().to_string();
-        err(line, column, String::new(), msg.lines().next().unwrap_or("invalid YAML").to_owned())
+        err(
+            line,
+            column,
+            String::new(),
+            msg.lines().next().unwrap_or("invalid YAML").to_owned(),
+        )
     })?;
     let mut cases = Vec::with_capacity(raw.cases.len());
     for (i, case) in raw.cases.into_iter().enumerate() {
@@ -85,7 +93,12 @@ pub fn parse(file: &SourceFile) -> Result<Vec<Case>, FixtureError> {
             map.entry("agent").or_insert_with(|| agent.clone());
         }
         let action: Action = serde_json::from_value(action).map_err(|e| {
-            err(loc.line(), loc.column(), format!("cases[{i}].action"), format!("case `{name}`: {e}"))
+            err(
+                loc.line(),
+                loc.column(),
+                format!("cases[{i}].action"),
+                format!("case `{name}`: {e}"),
+            )
         })?;
         cases.push(Case {
             file: file.name.clone(),

@@ -33,6 +33,7 @@ mod condition;
 mod engine;
 mod error;
 mod facts;
+mod fast;
 pub mod fixtures;
 mod outcome;
 mod profiles;

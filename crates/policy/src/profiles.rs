@@ -84,7 +84,8 @@ impl ToolMappings {
             if name.contains('*') {
                 self.patterns.retain(|(p, _)| p != name);
                 // Later mappings take precedence over earlier (built-in) ones.
-                self.patterns.insert(0, (name.to_owned(), Arc::clone(&mapping)));
+                self.patterns
+                    .insert(0, (name.to_owned(), Arc::clone(&mapping)));
             } else {
                 self.exact.insert(name.to_owned(), Arc::clone(&mapping));
             }
@@ -125,27 +126,52 @@ pub fn glob_match(pattern: &str, text: &str) -> bool {
     rest.len() >= last.len() && rest.ends_with(last)
 }
 
-type Profile = (&'static [&'static str], &'static [(&'static str, &'static str)]);
+type Profile = (
+    &'static [&'static str],
+    &'static [(&'static str, &'static str)],
+);
 
 /// Built-in profiles: Claude Code, Codex, the MCP filesystem and PostgreSQL servers, and the
 /// generic names agents commonly give their tools.
 const BUILTIN: &[Profile] = &[
     // Generic shells and SQL.
     (
-        &["bash", "shell", "run_command", "execute_command", "run_shell_command", "terminal"],
+        &[
+            "bash",
+            "shell",
+            "run_command",
+            "execute_command",
+            "run_shell_command",
+            "terminal",
+        ],
         &[("command", "shell")],
     ),
-    (&["sql_query", "run_sql", "execute_sql"], &[("sql", "sql"), ("query", "sql")]),
-    (&["fetch", "http_request", "web_fetch", "http_get"], &[("url", "url")]),
+    (
+        &["sql_query", "run_sql", "execute_sql"],
+        &[("sql", "sql"), ("query", "sql")],
+    ),
+    (
+        &["fetch", "http_request", "web_fetch", "http_get"],
+        &[("url", "url")],
+    ),
     // Claude Code.
     (&["Bash"], &[("command", "shell")]),
-    (&["Read", "Write", "Edit", "MultiEdit"], &[("file_path", "path")]),
+    (
+        &["Read", "Write", "Edit", "MultiEdit"],
+        &[("file_path", "path")],
+    ),
     (&["NotebookEdit"], &[("notebook_path", "path")]),
     (&["Glob", "Grep", "LS"], &[("path", "path")]),
     (&["WebFetch"], &[("url", "url")]),
     // Codex.
     (&["exec_command"], &[("cmd", "shell"), ("workdir", "path")]),
-    (&["local_shell"], &[("action.command", "shell"), ("action.working_directory", "path")]),
+    (
+        &["local_shell"],
+        &[
+            ("action.command", "shell"),
+            ("action.working_directory", "path"),
+        ],
+    ),
     (&["apply_patch"], &[("input", "patch"), ("patch", "patch")]),
     // MCP filesystem server.
     (
@@ -166,7 +192,10 @@ const BUILTIN: &[Profile] = &[
         &[("path", "path")],
     ),
     (&["read_multiple_files"], &[("paths", "path")]),
-    (&["move_file", "copy_file"], &[("source", "path"), ("destination", "path")]),
+    (
+        &["move_file", "copy_file"],
+        &[("source", "path"), ("destination", "path")],
+    ),
     // MCP PostgreSQL server.
     (&["query"], &[("sql", "sql:postgres")]),
 ];
@@ -184,7 +213,10 @@ pub fn patch_paths(patch: &str) -> Vec<String> {
         let line = line.trim_end();
         if let Some(path) = MARKERS.iter().find_map(|m| line.strip_prefix(m)) {
             out.push(path.trim().to_owned());
-        } else if let Some(rest) = line.strip_prefix("+++ ").or_else(|| line.strip_prefix("--- ")) {
+        } else if let Some(rest) = line
+            .strip_prefix("+++ ")
+            .or_else(|| line.strip_prefix("--- "))
+        {
             let path = rest.split('\t').next().unwrap_or("").trim();
             if path == "/dev/null" || path.is_empty() {
                 continue;
@@ -219,16 +251,32 @@ mod tests {
     fn bundle_mappings_override_builtins() {
         let mut m = ToolMappings::builtin();
         assert_eq!(m.lookup("Bash").map(|x| x.args.len()), Some(1));
-        m.insert(&["Bash"], Mapping { args: vec![("script".into(), ArgType::Shell)] });
-        assert_eq!(m.lookup("Bash").map(|x| x.args[0].0.as_str()), Some("script"));
-        m.insert(&["my_*"], Mapping { args: vec![("u".into(), ArgType::Url)] });
+        m.insert(
+            &["Bash"],
+            Mapping {
+                args: vec![("script".into(), ArgType::Shell)],
+            },
+        );
+        assert_eq!(
+            m.lookup("Bash").map(|x| x.args[0].0.as_str()),
+            Some("script")
+        );
+        m.insert(
+            &["my_*"],
+            Mapping {
+                args: vec![("u".into(), ArgType::Url)],
+            },
+        );
         assert!(m.lookup("my_fetch").is_some());
         assert!(m.lookup("unknown_tool").is_none());
     }
 
     #[test]
     fn arg_types_parse() {
-        assert_eq!(ArgType::parse("sql:postgres"), Ok(ArgType::Sql(SqlDialect::Postgres)));
+        assert_eq!(
+            ArgType::parse("sql:postgres"),
+            Ok(ArgType::Sql(SqlDialect::Postgres))
+        );
         assert!(ArgType::parse("sql:oracle").is_err());
         assert!(ArgType::parse("bash").is_err());
     }

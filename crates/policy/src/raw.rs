@@ -14,7 +14,10 @@ use crate::Outcome;
 /// One YAML file of a bundle.
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
-#[allow(dead_code, reason = "name and description document the file; evaluation does not read them")]
+#[allow(
+    dead_code,
+    reason = "name and description document the file; evaluation does not read them"
+)]
 pub(crate) struct RawPolicyFile {
     /// A short name for the file's rules.
     pub name: Option<String>,
@@ -85,7 +88,9 @@ pub(crate) fn parse_duration_ms(text: &str) -> Result<u64, String> {
     while !rest.is_empty() {
         let digits = rest.chars().take_while(char::is_ascii_digit).count();
         if digits == 0 {
-            return Err(format!("`{text}` is not a duration (expected e.g. 30s, 15m, 1h30m)"));
+            return Err(format!(
+                "`{text}` is not a duration (expected e.g. 30s, 15m, 1h30m)"
+            ));
         }
         let (number, tail) = rest.split_at(digits);
         let value: u64 = number

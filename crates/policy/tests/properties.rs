@@ -1,5 +1,12 @@
 //! Property tests: loading, compiling and evaluating never panic, whatever the input.
 
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    clippy::indexing_slicing
+)]
+
 use proptest::prelude::*;
 use warden_policy::{Action, Bundle, Condition, SourceFile};
 
