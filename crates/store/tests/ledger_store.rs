@@ -185,15 +185,39 @@ fn failure(path: &Path, receipts: &[String]) -> VerifyFailure {
 
 #[test]
 fn tamper_edited_field_is_named() {
-    let (_dir, path) = db();
-    build(&path, 40, 10);
-    sql(
-        &path,
-        "UPDATE ledger_records SET body = replace(body, '\"deny\"', '\"allow\"') WHERE seq = 15",
-    );
-    let f = failure(&path, &[]);
-    assert_eq!(f.seq, Some(15));
-    assert!(matches!(f.problem, Problem::HashMismatch { .. }), "{f}");
+    let edits = [
+        ("\"deny\"", "\"allow\""),
+        ("\"acme\"", "\"evil\""),
+        ("\"agent-3\"", "\"agent-0\""),
+        ("\"time_ms\":1000", "\"time_ms\":999"),
+        ("\"bash\"", "\"zsh\""),
+        ("\"command\":\"ls\"", "\"command\":\"rm -rf /\""),
+        ("sha256:abc", "sha256:abd"),
+        ("\"rule-1\"", "\"rule-2\""),
+    ];
+    for (from, to) in edits {
+        let (_dir, path) = db();
+        build(&path, 40, 10);
+        let conn = Connection::open(&path).unwrap();
+        let changed = conn
+            .execute(
+                "UPDATE ledger_records SET body = replace(body, ?1, ?2) WHERE seq = 15",
+                [from, to],
+            )
+            .unwrap();
+        let body: String = conn
+            .query_row("SELECT body FROM ledger_records WHERE seq = 15", [], |r| {
+                r.get(0)
+            })
+            .unwrap();
+        assert!(
+            changed == 1 && body.contains(to),
+            "edit {from} -> {to} did not apply"
+        );
+        let f = failure(&path, &[]);
+        assert_eq!(f.seq, Some(15), "edit {from} -> {to}: {f}");
+        assert!(matches!(f.problem, Problem::HashMismatch { .. }), "{f}");
+    }
 }
 
 #[test]
