@@ -68,7 +68,10 @@ fn read_all(root: &Path, mut paths: Vec<PathBuf>) -> Result<Vec<SourceFile>> {
                 .with_context(|| format!("reading {}", path.display()))?
                 .len();
             if size > MAX_FILE_BYTES as u64 {
-                bail!("{}: file is {size} bytes; the limit is {MAX_FILE_BYTES}", path.display());
+                bail!(
+                    "{}: file is {size} bytes; the limit is {MAX_FILE_BYTES}",
+                    path.display()
+                );
             }
             let bytes = fs::read(&path).with_context(|| format!("reading {}", path.display()))?;
             let name = path
@@ -76,8 +79,12 @@ fn read_all(root: &Path, mut paths: Vec<PathBuf>) -> Result<Vec<SourceFile>> {
                 .unwrap_or(&path)
                 .to_string_lossy()
                 .into_owned();
-            let text = String::from_utf8(bytes)
-                .map_err(|e| anyhow::anyhow!("{name}: not valid UTF-8 (byte {})", e.utf8_error().valid_up_to()))?;
+            let text = String::from_utf8(bytes).map_err(|e| {
+                anyhow::anyhow!(
+                    "{name}: not valid UTF-8 (byte {})",
+                    e.utf8_error().valid_up_to()
+                )
+            })?;
             Ok(SourceFile { name, text })
         })
         .collect()

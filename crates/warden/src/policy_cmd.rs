@@ -69,14 +69,20 @@ fn load(dir: &Path) -> Result<Option<Bundle>> {
     match Bundle::load(&files) {
         Ok(bundle) => Ok(Some(bundle)),
         Err(BundleError::Empty) => {
-            eprintln!("{}: the bundle has no policy files (*.yaml or *.yml)", dir.display());
+            eprintln!(
+                "{}: the bundle has no policy files (*.yaml or *.yml)",
+                dir.display()
+            );
             Ok(None)
         }
         Err(err) => {
             for d in err.diagnostics() {
                 eprintln!("{}/{d}", dir.display());
             }
-            eprintln!("{} problem(s); the bundle was not loaded", err.diagnostics().len());
+            eprintln!(
+                "{} problem(s); the bundle was not loaded",
+                err.diagnostics().len()
+            );
             Ok(None)
         }
     }
@@ -119,7 +125,11 @@ fn test(dir: &Path, verbose: bool) -> Result<ExitCode> {
         if r.passed {
             passed += 1;
             if verbose {
-                writeln!(out, "ok   {}:{} {} → {}", r.case.file, r.case.line, r.case.name, r.outcome)?;
+                writeln!(
+                    out,
+                    "ok   {}:{} {} → {}",
+                    r.case.file, r.case.line, r.case.name, r.outcome
+                )?;
             }
             continue;
         }
@@ -160,9 +170,12 @@ fn test(dir: &Path, verbose: bool) -> Result<ExitCode> {
 fn read_input(path: &Path) -> Result<String> {
     let mut text = String::new();
     if path == Path::new("-") {
-        std::io::stdin().read_to_string(&mut text).context("reading stdin")?;
+        std::io::stdin()
+            .read_to_string(&mut text)
+            .context("reading stdin")?;
     } else {
-        text = std::fs::read_to_string(path).with_context(|| format!("reading {}", path.display()))?;
+        text =
+            std::fs::read_to_string(path).with_context(|| format!("reading {}", path.display()))?;
     }
     Ok(text)
 }
@@ -193,7 +206,9 @@ fn eval(dir: &Path, input: &Path) -> Result<ExitCode> {
     let reader: Box<dyn Read> = if input == Path::new("-") {
         Box::new(std::io::stdin())
     } else {
-        Box::new(std::fs::File::open(input).with_context(|| format!("opening {}", input.display()))?)
+        Box::new(
+            std::fs::File::open(input).with_context(|| format!("opening {}", input.display()))?,
+        )
     };
     let mut reader = BufReader::new(reader);
     let mut out = std::io::stdout().lock();
@@ -216,7 +231,9 @@ fn eval(dir: &Path, input: &Path) -> Result<ExitCode> {
             match std::str::from_utf8(&buf) {
                 Err(e) => Err(format!("invalid UTF-8 at byte {}", e.valid_up_to())),
                 Ok(text) if text.trim().is_empty() => continue,
-                Ok(text) => Action::from_json(text.trim()).map_err(|e| format!("invalid action: {e}")),
+                Ok(text) => {
+                    Action::from_json(text.trim()).map_err(|e| format!("invalid action: {e}"))
+                }
             }
         };
         let value = match result {
