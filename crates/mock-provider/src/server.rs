@@ -226,12 +226,17 @@ fn check_key(script: &Script, dialect: Dialect, headers: &HeaderMap) -> Result<(
     let Some(expected) = script.api_key() else {
         return Ok(());
     };
+    let bearer = headers
+        .get(header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.strip_prefix("Bearer "));
+    // Anthropic takes `x-api-key`, and recent SDKs send the key as a bearer token instead.
     let presented = match dialect {
-        Dialect::OpenAi => headers
-            .get(header::AUTHORIZATION)
+        Dialect::OpenAi => bearer,
+        Dialect::Anthropic => headers
+            .get("x-api-key")
             .and_then(|v| v.to_str().ok())
-            .and_then(|v| v.strip_prefix("Bearer ")),
-        Dialect::Anthropic => headers.get("x-api-key").and_then(|v| v.to_str().ok()),
+            .or(bearer),
     };
     match presented {
         None => Err(ApiError::MissingKey),

@@ -72,6 +72,9 @@ pub(crate) fn with_malformed(mut frames: Vec<Bytes>, index: u64) -> Vec<Bytes> {
     frames
 }
 
+/// How long a scripted reset waits for the chunks already sent to reach the client.
+const FLUSH_BEFORE_RESET: Duration = Duration::from_millis(50);
+
 struct Delivery {
     frames: std::vec::IntoIter<Bytes>,
     sent: u64,
@@ -87,8 +90,10 @@ pub(crate) fn paced_body(frames: Vec<Bytes>, pacing: Pacing) -> Body {
     };
     let stream = futures_util::stream::unfold(start, |mut d| async move {
         if d.pacing.reset_after.is_some_and(|n| d.sent >= n) {
-            // Reached once: the error makes the server drop the connection, and the stream
-            // ends because `frames` is replaced by an empty iterator.
+            // Give the server a moment to flush what it has buffered, so the client receives
+            // the chunks sent so far; then the error makes it drop the connection. Reached once:
+            // the stream ends because `frames` is replaced by an empty iterator.
+            tokio::time::sleep(FLUSH_BEFORE_RESET).await;
             d.pacing.reset_after = None;
             d.frames = Vec::new().into_iter();
             let reset = io::Error::new(io::ErrorKind::ConnectionReset, "scripted reset");

@@ -5,6 +5,7 @@
 
 mod bundle_dir;
 mod ledger_cmd;
+mod mock_cmd;
 mod policy_cmd;
 
 use std::process::ExitCode;
@@ -25,6 +26,8 @@ enum Command {
     Policy(policy_cmd::PolicyArgs),
     /// Create, inspect, export and verify the tamper-evident ledger.
     Ledger(ledger_cmd::LedgerArgs),
+    /// Run the scripted OpenAI- and Anthropic-compatible upstream used by tests, the quickstart and benchmarks.
+    MockProvider(mock_cmd::MockArgs),
 }
 
 fn main() -> ExitCode {
@@ -32,6 +35,7 @@ fn main() -> ExitCode {
     let result = match cli.command {
         Command::Policy(args) => policy_cmd::run(args),
         Command::Ledger(args) => ledger_cmd::run(args),
+        Command::MockProvider(args) => mock_cmd::run(args),
     };
     match result {
         Ok(code) => code,
