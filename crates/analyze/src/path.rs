@@ -36,7 +36,13 @@ pub fn analyze(raw: &str, home: Option<&str>) -> PathFacts {
     let expanded = expand_home(raw, home);
     facts.absolute = expanded.starts_with('/');
     let (normalized, escapes) = normalize(&expanded, facts.absolute);
-    facts.normalized = normalized;
+    // A literal directory named `~` that became the first component must not turn into a home
+    // reference when the normalized form is analyzed again.
+    facts.normalized = if !facts.home_relative && normalized.starts_with('~') {
+        format!("./{normalized}")
+    } else {
+        normalized
+    };
     facts.escapes = escapes;
     facts
 }
@@ -154,6 +160,8 @@ mod tests {
             ("~/../x", None, "~/../x", false, true),
             ("~root/.ssh", home, "~root/.ssh", false, false),
             ("docs/~notes", home, "docs/~notes", false, false),
+            ("./~", home, "./~", false, false),
+            ("a/../~/x", home, "./~/x", false, false),
         ];
         for &(raw, home, normalized, absolute, escapes) in cases {
             let facts = analyze(raw, home);

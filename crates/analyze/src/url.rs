@@ -115,7 +115,7 @@ fn canonical_host(parsed: &url::Url) -> Option<CanonicalHost> {
     match parsed.host()? {
         url::Host::Ipv4(v4) => Some(CanonicalHost::Ip(IpAddr::V4(v4))),
         url::Host::Ipv6(v6) => Some(CanonicalHost::Ip(IpAddr::V6(v6))),
-        url::Host::Domain(domain) if domain.is_empty() => None,
+        url::Host::Domain("") => None,
         url::Host::Domain(domain) => Some(canonical_domain(domain)),
     }
 }

@@ -121,10 +121,10 @@ fn rm(args: &[Arg], v: &mut Verdict) {
 
 fn dd(args: &[Arg], v: &mut Verdict) {
     for arg in args {
-        if let Some(target) = arg.text.strip_prefix("of=") {
-            if target != "/dev/null" {
-                v.raise(Fact::Destructive, format!("dd of={target}: raw overwrite"));
-            }
+        if let Some(target) = arg.text.strip_prefix("of=")
+            && target != "/dev/null"
+        {
+            v.raise(Fact::Destructive, format!("dd of={target}: raw overwrite"));
         }
     }
 }
@@ -138,33 +138,33 @@ fn permissions(name: &str, args: &[Arg], v: &mut Verdict) {
     let recursive = has_short(args, 'R') || has_long(args, "--recursive");
     let targets = operands(args);
     let paths = targets.get(1..).unwrap_or_default();
-    if let Some(system) = paths.iter().find(|t| is_system_path(&t.text)) {
-        if recursive || system.text.trim_end_matches('/').is_empty() {
+    if let Some(system) = paths.iter().find(|t| is_system_path(&t.text))
+        && (recursive || system.text.trim_end_matches('/').is_empty())
+    {
+        v.raise(
+            Fact::Destructive,
+            format!(
+                "{shown}: changes {} on system path {}",
+                if recursive {
+                    "recursively"
+                } else {
+                    "permissions"
+                },
+                system.text
+            ),
+        );
+    }
+    if name == "chmod"
+        && let Some(mode) = targets.first()
+    {
+        if is_setuid_mode(&mode.text) {
+            v.raise(Fact::Privileged, format!("{shown}: sets setuid/setgid"));
+        }
+        if mode.text == "777" && paths.iter().any(|t| is_system_path(&t.text)) {
             v.raise(
                 Fact::Destructive,
-                format!(
-                    "{shown}: changes {} on system path {}",
-                    if recursive {
-                        "recursively"
-                    } else {
-                        "permissions"
-                    },
-                    system.text
-                ),
+                format!("{shown}: world-writable system path"),
             );
-        }
-    }
-    if name == "chmod" {
-        if let Some(mode) = targets.first() {
-            if is_setuid_mode(&mode.text) {
-                v.raise(Fact::Privileged, format!("{shown}: sets setuid/setgid"));
-            }
-            if mode.text == "777" && paths.iter().any(|t| is_system_path(&t.text)) {
-                v.raise(
-                    Fact::Destructive,
-                    format!("{shown}: world-writable system path"),
-                );
-            }
         }
     }
 }
@@ -182,10 +182,10 @@ fn mv(args: &[Arg], v: &mut Verdict) {
     let shown = render("mv", args);
     v.raise(Fact::Mutates, format!("{shown}: moves files"));
     let targets = operands(args);
-    if let Some(last) = targets.last() {
-        if last.text == "/dev/null" {
-            v.raise(Fact::Destructive, format!("{shown}: moves into /dev/null"));
-        }
+    if let Some(last) = targets.last()
+        && last.text == "/dev/null"
+    {
+        v.raise(Fact::Destructive, format!("{shown}: moves into /dev/null"));
     }
     if let Some(system) = targets.iter().find(|t| is_system_path(&t.text)) {
         v.raise(
@@ -435,10 +435,10 @@ fn interpreter(name: &str, args: &[Arg], v: &mut Verdict) {
             format!("{}: inline interpreter code", render(name, args)),
         );
     }
-    if let Some(module) = option_value(args, Some('m'), None) {
-        if matches!(module.text.as_str(), "pip" | "http.server" | "ensurepip") {
-            package_manager(&module.text, args.get(2..).unwrap_or_default(), v);
-        }
+    if let Some(module) = option_value(args, Some('m'), None)
+        && matches!(module.text.as_str(), "pip" | "http.server" | "ensurepip")
+    {
+        package_manager(&module.text, args.get(2..).unwrap_or_default(), v);
     }
 }
 

@@ -68,14 +68,13 @@ pub fn analyze(script: &str) -> ShellFacts {
         walker.script(script, "script", 0);
         walker.finish()
     });
-    outcome.unwrap_or_else(|_| {
-        let mut facts = ShellFacts::default();
-        facts.opaque = true;
-        facts.findings.push(Finding::new(
+    outcome.unwrap_or_else(|_| ShellFacts {
+        opaque: true,
+        findings: vec![Finding::new(
             "opaque",
             "shell analysis failed on this input",
-        ));
-        facts
+        )],
+        ..ShellFacts::default()
     })
 }
 

@@ -208,12 +208,12 @@ fn kubectl(name: &str, args: &[Arg], v: &mut Verdict) {
                 Fact::Mutates,
                 format!("{shown}: runs in or changes a cluster"),
             );
-            if sub == "exec" {
-                if let Some(position) = rest.iter().position(|a| a.text == "--") {
-                    let command = rest.get(position + 1..).unwrap_or_default().to_vec();
-                    if !command.is_empty() {
-                        v.then(Next::Run(command));
-                    }
+            if sub == "exec"
+                && let Some(position) = rest.iter().position(|a| a.text == "--")
+            {
+                let command = rest.get(position + 1..).unwrap_or_default().to_vec();
+                if !command.is_empty() {
+                    v.then(Next::Run(command));
                 }
             }
         }

@@ -142,10 +142,8 @@ pub(crate) fn operands(args: &[Arg]) -> Vec<&Arg> {
     let mut out = Vec::new();
     let mut after_terminator = false;
     for arg in args {
-        if after_terminator || !arg.is_option() {
-            if arg.text != "--" || after_terminator {
-                out.push(arg);
-            }
+        if after_terminator || (!arg.is_option() && arg.text != "--") {
+            out.push(arg);
         }
         if arg.text == "--" {
             after_terminator = true;
@@ -201,14 +199,12 @@ pub(crate) fn value_text<'a>(arg: &'a Arg, short: Option<char>, long: Option<&st
     {
         return rest;
     }
-    if let (Some(short), Some(cluster)) = (short, arg.text.strip_prefix('-')) {
-        if !cluster.starts_with('-') {
-            if let Some((_, rest)) = cluster.split_once(short) {
-                if !rest.is_empty() {
-                    return rest;
-                }
-            }
-        }
+    if let (Some(short), Some(cluster)) = (short, arg.text.strip_prefix('-'))
+        && !cluster.starts_with('-')
+        && let Some((_, rest)) = cluster.split_once(short)
+        && !rest.is_empty()
+    {
+        return rest;
     }
     &arg.text
 }

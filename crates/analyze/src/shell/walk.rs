@@ -132,17 +132,16 @@ impl Walker {
         let mut upstream: Option<Invocation> = None;
         for (index, command) in pipeline.seq.iter().enumerate() {
             let invocation = self.command(command);
-            if let Some(current) = invocation.as_ref().filter(|_| index > 0) {
-                if wrappers::reads_script_from_stdin(&current.name, &current.args)
-                    || is_sql_client_on_stdin(current)
-                {
-                    let fed = upstream.as_ref().and_then(literal_output);
-                    let origin = match &upstream {
-                        Some(up) => format!("output of {} piped into {}", up.name, current.name),
-                        None => format!("pipeline output piped into {}", current.name),
-                    };
-                    self.feed_stdin(current, fed, &origin);
-                }
+            if let Some(current) = invocation.as_ref().filter(|_| index > 0)
+                && (wrappers::reads_script_from_stdin(&current.name, &current.args)
+                    || is_sql_client_on_stdin(current))
+            {
+                let fed = upstream.as_ref().and_then(literal_output);
+                let origin = match &upstream {
+                    Some(up) => format!("output of {} piped into {}", up.name, current.name),
+                    None => format!("pipeline output piped into {}", current.name),
+                };
+                self.feed_stdin(current, fed, &origin);
             }
             upstream = invocation;
         }
@@ -520,13 +519,13 @@ impl Walker {
                 | ast::IoFileRedirectKind::ReadAndWrite
         );
         let script_reader = target.filter(|t| wrappers::reads_script_from_stdin(&t.name, &t.args));
-        if let Some(reader) = script_reader.filter(|_| !writes) {
-            if !file.literal || path.starts_with("/dev/") || path.starts_with("/proc/") {
-                self.raise(
-                    Fact::Opaque,
-                    format!("{} reads its script from {path}", reader.name),
-                );
-            }
+        if let Some(reader) = script_reader.filter(|_| !writes)
+            && (!file.literal || path.starts_with("/dev/") || path.starts_with("/proc/"))
+        {
+            self.raise(
+                Fact::Opaque,
+                format!("{} reads its script from {path}", reader.name),
+            );
         }
         if path.starts_with("/dev/tcp/") || path.starts_with("/dev/udp/") {
             self.raise(

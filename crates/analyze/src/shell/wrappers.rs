@@ -425,13 +425,13 @@ fn shell(v: &mut Verdict, name: &str, args: &[Arg]) {
         .iter()
         .position(|a| a.text.starts_with('-') && !a.text.starts_with("--") && a.text.contains('c'));
     let Some(flag) = command_flag else {
-        if let Some(script) = operands(args).first() {
-            if !script.literal {
-                v.raise(
-                    Fact::Opaque,
-                    format!("{name} runs a dynamic script: {}", script.text),
-                );
-            }
+        if let Some(script) = operands(args).first()
+            && !script.literal
+        {
+            v.raise(
+                Fact::Opaque,
+                format!("{name} runs a dynamic script: {}", script.text),
+            );
         }
         return;
     };

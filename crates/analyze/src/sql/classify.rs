@@ -204,18 +204,17 @@ fn effects(statement: &Statement, kind: &str, collected: &Collected, facts: &mut
             raise_privileged(facts, format!("{nested} changes privileges"));
         }
     }
-    if kind != "explain" {
-        if let Some((nested, _)) = collected
+    if kind != "explain"
+        && let Some((nested, _)) = collected
             .statements
             .iter()
             .skip(1)
             .find(|(k, _)| WRITE_KINDS.contains(k))
-        {
-            facts.findings.push(Finding::new(
-                "writes",
-                format!("{nested} hidden inside a {kind}"),
-            ));
-        }
+    {
+        facts.findings.push(Finding::new(
+            "writes",
+            format!("{nested} hidden inside a {kind}"),
+        ));
     }
     for target in &collected.select_into {
         raise_write(facts, format!("SELECT INTO {target} creates a table"));

@@ -51,16 +51,16 @@ pub fn with_limit(sql: &str, dialect: SqlDialect, limit: u64) -> Result<String, 
 
 /// Applies the cap in place; returns false when an existing bound is not a literal.
 fn limit_query(query: &mut Query, cap: u64) -> bool {
-    if let SetExpr::Select(select) = query.body.as_mut() {
-        if let Some(top) = &mut select.top {
-            return match &mut top.quantity {
-                Some(TopQuantity::Constant(n)) if !top.percent => {
-                    *n = (*n).min(cap);
-                    true
-                }
-                _ => false,
-            };
-        }
+    if let SetExpr::Select(select) = query.body.as_mut()
+        && let Some(top) = &mut select.top
+    {
+        return match &mut top.quantity {
+            Some(TopQuantity::Constant(n)) if !top.percent => {
+                *n = (*n).min(cap);
+                true
+            }
+            _ => false,
+        };
     }
     if let Some(fetch) = &mut query.fetch {
         return !fetch.percent && fetch.quantity.as_mut().is_some_and(|q| lower(q, cap));
