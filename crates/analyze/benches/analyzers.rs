@@ -102,6 +102,26 @@ fn percentiles() {
         }),
     );
     report(
+        "sql parse",
+        &timings(SQL, |s| {
+            let dialect = sqlparser::dialect::PostgreSqlDialect {};
+            drop(black_box(sqlparser::parser::Parser::parse_sql(
+                &dialect,
+                black_box(s),
+            )))
+        }),
+    );
+    for (index, query) in SQL.iter().enumerate() {
+        let samples = timings(&[query], |s| {
+            drop(black_box(sql::analyze(black_box(s), SqlDialect::Postgres)))
+        });
+        report(&format!("sql[{index}]"), &samples);
+    }
+    for (index, script) in SHELL.iter().enumerate() {
+        let samples = timings(&[script], |s| drop(black_box(shell::analyze(black_box(s)))));
+        report(&format!("shell[{index}]"), &samples);
+    }
+    report(
         "path",
         &timings(PATHS, |s| {
             drop(black_box(path::analyze(black_box(s), Some("/home/agent"))))
