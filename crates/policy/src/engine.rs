@@ -518,8 +518,16 @@ impl Explanation {
             let _ = writeln!(out, "rewrite:  {} {}", r.tool, r.args);
         }
         let _ = writeln!(out, "bundle:   {}", d.bundle);
-        let _ = writeln!(out, "\nrules evaluated:");
-        for t in &self.rules {
+        let _ = writeln!(out, "\nrules evaluated (matches first):");
+        let order = |t: &RuleTrace| match (t.error.is_some(), t.matched, t.skipped.is_some()) {
+            (true, _, _) => 0,
+            (_, true, _) => 1,
+            (_, _, false) => 2,
+            _ => 3,
+        };
+        let mut traces: Vec<&RuleTrace> = self.rules.iter().collect();
+        traces.sort_by_key(|t| order(t));
+        for t in traces {
             let mark = if t.error.is_some() {
                 "ERROR  "
             } else if t.matched {
