@@ -2,7 +2,12 @@
 //! rendering and body collection, for each API shape, streaming and not. It bounds how much of a
 //! gateway benchmark's latency the mock itself accounts for.
 
-#![allow(missing_docs, clippy::unwrap_used, clippy::expect_used, clippy::indexing_slicing)]
+#![allow(
+    missing_docs,
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::indexing_slicing
+)]
 
 use axum::Router;
 use axum::body::Body;

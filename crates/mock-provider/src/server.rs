@@ -7,6 +7,7 @@
 use std::io;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::Duration;
 
 use axum::Router;
 use axum::body::{Body, Bytes};
@@ -186,10 +187,10 @@ async fn answer(
     let request = api.parse(&value)?;
     let reply = choose(&s.script, headers, &request)?;
     if let Some(Fault::SlowHeaders(wait)) = reply.fault {
-        tokio::time::sleep(wait).await;
+        pause(wait).await;
     }
     if let Some(Fault::Status(code)) = reply.fault {
-        tokio::time::sleep(reply.delay).await;
+        pause(reply.delay).await;
         let status = StatusCode::from_u16(code).map_err(|e| ApiError::Internal(e.to_string()))?;
         return Err(ApiError::Scripted(status));
     }
@@ -199,8 +200,15 @@ async fn answer(
         Ok(stream_response(frames, reply))
     } else {
         let json = api.render_json(&turn, &value)?;
-        tokio::time::sleep(reply.delay).await;
+        pause(reply.delay).await;
         Ok(json_response(json, reply.fault))
+    }
+}
+
+/// Waits `wait`; a zero wait returns at once instead of waiting for the next timer tick.
+async fn pause(wait: Duration) {
+    if !wait.is_zero() {
+        tokio::time::sleep(wait).await;
     }
 }
 

@@ -12,4 +12,5 @@
 mod common;
 mod golden;
 mod http;
+mod robustness;
 mod script_errors;
