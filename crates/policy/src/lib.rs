@@ -49,3 +49,4 @@ pub use error::{BundleError, Diagnostic, FixtureError};
 pub use facts::{Facts, compute as compute_facts};
 pub use outcome::Outcome;
 pub use profiles::{ArgType, Mapping, ToolMappings, glob_match, patch_paths};
+pub use raw::parse_duration_ms;

@@ -78,7 +78,7 @@ pub(crate) struct RawConstraints {
 }
 
 /// Parses a duration such as `500ms`, `30s`, `15m`, `2h`, `1d` or `1h30m` into milliseconds.
-pub(crate) fn parse_duration_ms(text: &str) -> Result<u64, String> {
+pub fn parse_duration_ms(text: &str) -> Result<u64, String> {
     let text = text.trim();
     if text.is_empty() {
         return Err("empty duration".into());

@@ -1,0 +1,10 @@
+//! Warden's enforcement points and what they share: the `warden.yaml` configuration, the
+//! listeners, and the LLM, MCP, egress and AuthZEN gateways built on the policy engine, the ledger
+//! and the store.
+//!
+//! The decision logic lives in `warden-policy` and the evidence in `warden-ledger`; this crate
+//! only wires requests to them.
+
+pub mod config;
+
+pub use config::{Config, ConfigError};
