@@ -51,6 +51,18 @@ const URLS: &[&str] = &[
     "https://user:pw@example.com./x",
 ];
 
+/// Typical short tool-call argument values (10–40 bytes) with no secret in them.
+const SHORT_ARGS: &[&str] = &[
+    "Oslo",
+    "weather in Oslo tomorrow",
+    "/work/project/src/main.rs",
+    "SELECT 1",
+    "git status --short --branch",
+    "https://example.com/docs?page=2",
+    "user@example.com",
+    "release-2026-11-22.tar.gz",
+];
+
 fn prompt() -> String {
     let mut text =
         "Please summarise the following deployment notes and the attached configuration. "
@@ -80,7 +92,7 @@ fn timings(inputs: &[&str], mut f: impl FnMut(&str)) -> Vec<Duration> {
 fn report(name: &str, samples: &[Duration]) {
     let at = |q: f64| samples[((samples.len() as f64 - 1.0) * q) as usize];
     println!(
-        "{name:<10} p50 {:>8.2} µs   p99 {:>8.2} µs   max {:>9.2} µs   ({} calls)",
+        "{name:<14} p50 {:>8.2} µs   p99 {:>8.2} µs   max {:>9.2} µs   ({} calls)",
         at(0.50).as_secs_f64() * 1e6,
         at(0.99).as_secs_f64() * 1e6,
         samples[samples.len() - 1].as_secs_f64() * 1e6,
@@ -137,6 +149,10 @@ fn percentiles() {
             drop(black_box(secrets::scan(black_box(s))))
         }),
     );
+    report(
+        "secrets short",
+        &timings(SHORT_ARGS, |s| drop(black_box(secrets::scan(black_box(s))))),
+    );
 }
 
 fn criterion_benches(c: &mut Criterion) {
@@ -156,6 +172,13 @@ fn criterion_benches(c: &mut Criterion) {
     let text = prompt();
     c.bench_function("secrets/prompt", |b| {
         b.iter(|| secrets::scan(black_box(&text)))
+    });
+    c.bench_function("secrets/short_args", |b| {
+        b.iter(|| {
+            for arg in SHORT_ARGS {
+                black_box(secrets::scan(black_box(arg)));
+            }
+        })
     });
 }
 

@@ -21,7 +21,7 @@ pub struct Detection {
 /// Finds secrets in `text`, ordered by position, never overlapping.
 pub fn scan(text: &str) -> Vec<Detection> {
     let mut found: Vec<Detection> = Vec::new();
-    for pattern in patterns::all() {
+    for pattern in patterns::candidates(text) {
         for (start, end) in pattern.find_all(text) {
             let overlaps = found.iter().any(|d| start < d.end && d.start < end);
             if !overlaps && text.is_char_boundary(start) && text.is_char_boundary(end) {

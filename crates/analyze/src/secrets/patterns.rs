@@ -1,15 +1,18 @@
 //! The secret patterns, in priority order (specific formats before generic assignments), each
-//! compiled once on first use.
+//! compiled once on first use, together with a [`RegexSet`] of all of them so that text without
+//! any secret is rejected in one pass, and the length of the shortest text any pattern can match.
 
 use std::sync::LazyLock;
 
-use regex::Regex;
+use regex::{Regex, RegexSet};
 
 /// A compiled detector.
 pub(crate) struct Pattern {
     /// Kind reported in detections.
     pub kind: &'static str,
     regex: Option<Regex>,
+    /// The pattern source, for the combined set.
+    source: &'static str,
     /// Capture group holding the secret (0 = whole match).
     group: usize,
     /// Extra check on the secret text.
@@ -22,6 +25,13 @@ impl Pattern {
         let Some(regex) = &self.regex else {
             return Vec::new();
         };
+        if self.group == 0 {
+            return regex
+                .find_iter(text)
+                .filter(|m| (self.accept)(m.as_str()))
+                .map(|m| (m.start(), m.end()))
+                .collect();
+        }
         regex
             .captures_iter(text)
             .filter_map(|caps| caps.get(self.group))
@@ -29,14 +39,28 @@ impl Pattern {
             .map(|m| (m.start(), m.end()))
             .collect()
     }
+
+    /// Fewest bytes a match of this pattern can span (0 when unknown).
+    fn minimum_len(&self) -> usize {
+        regex_syntax::parse(self.source)
+            .ok()
+            .and_then(|hir| hir.properties().minimum_len())
+            .unwrap_or(0)
+    }
 }
 
-fn pattern(kind: &'static str, source: &str, group: usize, accept: fn(&str) -> bool) -> Pattern {
+fn pattern(
+    kind: &'static str,
+    source: &'static str,
+    group: usize,
+    accept: fn(&str) -> bool,
+) -> Pattern {
     // Every source below is a constant exercised by the unit tests; a pattern that failed to
     // compile would only disable itself, never panic.
     Pattern {
         kind,
         regex: Regex::new(source).ok(),
+        source,
         group,
         accept,
     }
@@ -143,9 +167,41 @@ static PATTERNS: LazyLock<Vec<Pattern>> = LazyLock::new(|| {
     ]
 });
 
+/// All pattern sources in one set, same order as [`PATTERNS`]; `None` if it failed to build, in
+/// which case every pattern is tried.
+static SET: LazyLock<Option<RegexSet>> =
+    LazyLock::new(|| RegexSet::new(PATTERNS.iter().map(|p| p.source)).ok());
+
+/// Length of the shortest text any pattern can match.
+static SHORTEST: LazyLock<usize> =
+    LazyLock::new(|| PATTERNS.iter().map(Pattern::minimum_len).min().unwrap_or(0));
+
 /// Every pattern in priority order.
+#[cfg(test)]
 pub(crate) fn all() -> &'static [Pattern] {
     &PATTERNS
+}
+
+/// The patterns that match somewhere in `text`, in priority order: nothing for text shorter than
+/// any secret, else one pass of the combined set picks the patterns worth running in full.
+pub(crate) fn candidates(text: &str) -> Vec<&'static Pattern> {
+    if text.len() < *SHORTEST {
+        return Vec::new();
+    }
+    match SET.as_ref() {
+        Some(set) => set
+            .matches(text)
+            .iter()
+            .filter_map(|index| PATTERNS.get(index))
+            .collect(),
+        None => PATTERNS.iter().collect(),
+    }
+}
+
+/// Length of the shortest text any pattern can match.
+#[cfg(test)]
+pub(crate) fn shortest_match() -> usize {
+    *SHORTEST
 }
 
 fn has_digit_and_letter(value: &str) -> bool {

@@ -256,3 +256,49 @@ fn entropy() {
     assert_eq!(super::shannon_entropy("aaaa"), 0.0);
     assert!((super::shannon_entropy("abcd") - 2.0).abs() < 1e-9);
 }
+
+/// The scan as it was before the combined-set prefilter: every pattern on every text.
+fn scan_every_pattern(text: &str) -> Vec<(usize, usize)> {
+    let mut found: Vec<(usize, usize)> = Vec::new();
+    for pattern in super::patterns::all() {
+        for (start, end) in pattern.find_all(text) {
+            if !found.iter().any(|&(s, e)| start < e && s < end) {
+                found.push((start, end));
+            }
+        }
+    }
+    found.sort();
+    found
+}
+
+#[test]
+fn prefilter_finds_exactly_what_every_pattern_finds() {
+    let texts = [
+        "Oslo",
+        "ab://x:y@z",
+        "pwd=Xk9#mP2$",
+        "key AKIAIOSFODNN7EXAMPLE here",
+        "export AWS_SECRET_ACCESS_KEY=wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY",
+        "token ghp_aBcDeFgHiJkLmNoPqRsTuVwXyZ0123456789 and sk_live_abcdefghijklmnopqrstuvwx",
+        "postgres://app:S3cr3t-Pa55@db.internal:5432/app",
+        "xoxb-123456789012-abcdefghij glpat-abcdefghij0123456789",
+        "-----BEGIN RSA PRIVATE KEY-----\nMIIEpAIBAAKCAQEA\n-----END RSA PRIVATE KEY-----",
+        "eyJhbGciOiJIUzI1NiJ9.eyJzdWIiOiIxMjM0NTY3ODkwIn0.dozjgNryP4J3jVmNHl0w5N_XgL0n3I9PlFUP0THsR8U",
+        "weather in Oslo tomorrow",
+        "the password is stored in the vault; rotate the token monthly",
+        "Ünïcödé pässwörd=Ab3$dEf9!x ✓",
+    ];
+    for text in texts {
+        let spans: Vec<(usize, usize)> = scan(text).iter().map(|d| (d.start, d.end)).collect();
+        assert_eq!(spans, scan_every_pattern(text), "{text}");
+    }
+}
+
+#[test]
+fn texts_shorter_than_any_secret_are_skipped_but_the_bound_is_tight() {
+    let shortest = super::patterns::shortest_match();
+    assert!((4..=16).contains(&shortest), "shortest = {shortest}");
+    // A text of exactly the bound can still hold a secret (`ab://x:y@z` is ten bytes).
+    assert_eq!(kinds("ab://x:y@z"), vec!["url_password"]);
+    assert!(scan("Oslo").is_empty());
+}
