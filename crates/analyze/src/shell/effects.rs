@@ -4,7 +4,7 @@
 
 use super::verdict::{
     Arg, Fact, Verdict, has_arg, has_long, has_short, is_system_path, operands, option_value,
-    render, value_text,
+    render,
 };
 
 /// Classifies a plain (non-wrapper, non-tool) command.
@@ -29,6 +29,15 @@ pub(crate) fn classify(name: &str, args: &[Arg], v: &mut Verdict) {
         ),
         "chmod" | "chown" | "chgrp" | "chattr" | "setfacl" => permissions(name, args, v),
         "mv" => mv(args, v),
+        "cp" if operands(args)
+            .first()
+            .is_some_and(|src| matches!(src.text.as_str(), "/dev/null" | "/dev/zero")) =>
+        {
+            v.raise(
+                Fact::Destructive,
+                format!("{}: overwrites files with nothing", render(name, args)),
+            );
+        }
         "cp" | "touch" | "mkdir" | "ln" | "install" | "patch" | "rename" | "mkfifo" | "mknod"
         | "split" | "unzip" | "gunzip" | "gzip" | "bzip2" | "xz" | "zstd" | "7z" | "ar"
         | "cpio" | "dos2unix" | "git-lfs" | "make" | "cmake" | "ninja" | "ldconfig" => {
@@ -47,15 +56,12 @@ pub(crate) fn classify(name: &str, args: &[Arg], v: &mut Verdict) {
             v.raise(Fact::Destructive, format!("{name}: stops the host"));
             v.raise(Fact::Privileged, format!("{name}: host power control"));
         }
-        "crontab" => crontab(args, v),
-        "curl" => curl(args, v),
-        "wget" => wget(args, v),
         "nc" | "ncat" | "netcat" | "socat" => netcat(name, args, v),
         "scp" | "sftp" | "rsync" => copy_remote(name, args, v),
         "telnet" | "ftp" | "tftp" | "lftp" | "ping" | "ping6" | "dig" | "nslookup" | "host"
-        | "nmap" | "whois" | "traceroute" | "tracepath" | "mtr" | "http" | "https" | "xh"
-        | "aria2c" | "mosh" | "ldapsearch" | "smbclient" | "wscat" | "grpcurl" | "websocat"
-        | "s3cmd" | "rclone" | "gsutil" => {
+        | "nmap" | "whois" | "traceroute" | "tracepath" | "mtr" | "aria2c" | "mosh"
+        | "ldapsearch" | "smbclient" | "wscat" | "grpcurl" | "websocat" | "s3cmd" | "rclone"
+        | "gsutil" => {
             v.raise(Fact::Network, format!("{name}: network client"));
         }
         "openssl" if has_arg(args, "s_client") => {
@@ -154,9 +160,26 @@ fn permissions(name: &str, args: &[Arg], v: &mut Verdict) {
             ),
         );
     }
+    if name != "chmod"
+        && !recursive
+        && let Some(system) = paths.iter().find(|t| is_system_path(&t.text))
+    {
+        v.raise(
+            Fact::Privileged,
+            format!("{shown}: changes ownership of system path {}", system.text),
+        );
+    }
     if name == "chmod"
         && let Some(mode) = targets.first()
     {
+        if is_no_access_mode(&mode.text)
+            && let Some(system) = paths.iter().find(|t| is_system_path(&t.text))
+        {
+            v.raise(
+                Fact::Destructive,
+                format!("{shown}: removes all access to system path {}", system.text),
+            );
+        }
         if is_setuid_mode(&mode.text) {
             v.raise(Fact::Privileged, format!("{shown}: sets setuid/setgid"));
         }
@@ -167,6 +190,14 @@ fn permissions(name: &str, args: &[Arg], v: &mut Verdict) {
             );
         }
     }
+}
+
+/// A mode that leaves nobody any access (`000`, `0`, `a-rwx`, `a=`, `ugo=`).
+fn is_no_access_mode(mode: &str) -> bool {
+    if !mode.is_empty() && mode.chars().all(|c| c == '0') {
+        return true;
+    }
+    matches!(mode, "a-rwx" | "ugo-rwx" | "a=" | "ugo=" | "=" | "-rwx")
 }
 
 fn is_setuid_mode(mode: &str) -> bool {
@@ -263,47 +294,6 @@ fn service(name: &str, args: &[Arg], v: &mut Verdict) {
         format!("{}: changes services", render(name, args)),
     );
     v.raise(Fact::Privileged, format!("{name}: service control"));
-}
-
-fn crontab(args: &[Arg], v: &mut Verdict) {
-    if has_short(args, 'r') {
-        v.raise(Fact::Destructive, "crontab -r: removes every cron job");
-    } else if !has_short(args, 'l') {
-        v.raise(Fact::Mutates, "crontab: replaces cron jobs");
-    }
-}
-
-fn curl(args: &[Arg], v: &mut Verdict) {
-    v.raise(
-        Fact::Network,
-        format!("{}: HTTP client", render("curl", args)),
-    );
-    let output = option_value(args, Some('o'), Some("--output"))
-        .map(|a| value_text(a, Some('o'), Some("--output")).to_owned());
-    let writes = match output {
-        Some(path) => path != "/dev/null" && path != "-",
-        None => {
-            has_short(args, 'O')
-                || has_long(args, "--remote-name")
-                || has_long(args, "--remote-name-all")
-        }
-    };
-    if writes {
-        v.raise(Fact::Mutates, "curl: saves a download to a file");
-    }
-}
-
-fn wget(args: &[Arg], v: &mut Verdict) {
-    v.raise(
-        Fact::Network,
-        format!("{}: HTTP client", render("wget", args)),
-    );
-    let output = option_value(args, Some('O'), Some("--output-document"))
-        .map(|a| value_text(a, Some('O'), Some("--output-document")).to_owned());
-    let to_stdout = matches!(output.as_deref(), Some("-" | "/dev/null"));
-    if !to_stdout && !has_long(args, "--spider") {
-        v.raise(Fact::Mutates, "wget: saves a download to a file");
-    }
 }
 
 fn netcat(name: &str, args: &[Arg], v: &mut Verdict) {
@@ -433,6 +423,14 @@ fn interpreter(name: &str, args: &[Arg], v: &mut Verdict) {
         v.raise(
             Fact::Opaque,
             format!("{}: inline interpreter code", render(name, args)),
+        );
+    } else if option_value(args, Some('m'), None).is_none()
+        && let Some(script) = operands(args).first()
+        && super::wrappers::is_dynamic_script(script)
+    {
+        v.raise(
+            Fact::Opaque,
+            format!("{name} runs a dynamic script: {}", script.text),
         );
     }
     if let Some(module) = option_value(args, Some('m'), None)

@@ -9,7 +9,10 @@
 //! Pure: no process is started, no file read, no environment consulted. Hostile input is bounded
 //! (size, nesting, re-parse depth) and parser panics are caught and reported as `opaque`.
 
+mod clients;
 mod effects;
+mod producers;
+mod schedule;
 mod tools;
 mod verdict;
 mod walk;
@@ -41,6 +44,9 @@ pub struct ShellFacts {
     pub privileged: bool,
     /// Part of the script cannot be analyzed statically.
     pub opaque: bool,
+    /// Path-like words the script reads or writes, in source order without repeats: arguments
+    /// that look like paths, redirection sources and targets, glob patterns as written.
+    pub paths: Vec<String>,
     /// Why each flag was raised.
     pub findings: Vec<Finding>,
 }

@@ -383,3 +383,5 @@ fn hostile_inputs_are_bounded() {
 fn shell_quote(text: &str) -> String {
     format!("'{}'", text.replace('\'', "'\\''"))
 }
+
+mod gaps;

@@ -21,6 +21,11 @@ pub(crate) fn classify(name: &str, args: &[Arg], v: &mut Verdict) -> bool {
             cloud(name, args, v)
         }
         "docker" | "podman" | "nerdctl" => docker(name, args, v),
+        "docker-compose" | "podman-compose" => {
+            let mut compose = vec![Arg::literal("compose")];
+            compose.extend(args.iter().cloned());
+            docker(name, &compose, v);
+        }
         "psql" => sql_client(name, args, v, &[('c', "--command")], SqlDialect::Postgres),
         "mysql" | "mariadb" => sql_client(name, args, v, &[('e', "--execute")], SqlDialect::MySql),
         "sqlite3" | "duckdb" => sqlite(name, args, v),
@@ -126,8 +131,19 @@ fn git(args: &[Arg], v: &mut Verdict) {
                 format!("{shown}: force-deletes a branch"),
             );
         }
+        "restore"
+            if has_short(rest, 'W')
+                || has_long(rest, "--worktree")
+                || !(has_short(rest, 'S') || has_long(rest, "--staged")) =>
+        {
+            v.raise(
+                Fact::Destructive,
+                format!("{shown}: discards working-tree changes"),
+            );
+        }
         "checkout" | "switch"
-            if has_short(rest, 'f')
+            if has_arg(rest, "--")
+                || has_short(rest, 'f')
                 || has_long(rest, "--force")
                 || has_long(rest, "--discard-changes")
                 || has_arg(rest, ".") =>
@@ -422,6 +438,9 @@ fn docker(name: &str, args: &[Arg], v: &mut Verdict) {
         .map(|a| a.text.as_str())
         .unwrap_or_default();
     match sub {
+        "compose" if action == "down" && (has_short(rest, 'v') || has_long(rest, "--volumes")) => {
+            v.raise(Fact::Destructive, format!("{shown}: deletes volumes"));
+        }
         "rm" | "rmi" if has_short(rest, 'f') || has_long(rest, "--force") => {
             v.raise(Fact::Destructive, format!("{shown}: force-removes"))
         }

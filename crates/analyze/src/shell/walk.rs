@@ -8,8 +8,8 @@ use brush_parser::ast;
 
 use super::verdict::{Arg, Fact, Next, Verdict};
 use super::{
-    MAX_NESTING, MAX_REPARSE_DEPTH, MAX_SCRIPT_BYTES, ShellCommand, ShellFacts, effects, tools,
-    words, wrappers,
+    MAX_NESTING, MAX_REPARSE_DEPTH, MAX_SCRIPT_BYTES, ShellCommand, ShellFacts, clients, effects,
+    producers, schedule, tools, words, wrappers,
 };
 use crate::Finding;
 use crate::sql::SqlDialect;
@@ -96,6 +96,13 @@ impl Walker {
         self.depth = saved;
     }
 
+    /// Adds `path` to the facts once.
+    fn record_path(&mut self, path: &str) {
+        if !self.facts.paths.iter().any(|p| p == path) {
+            self.facts.paths.push(path.to_owned());
+        }
+    }
+
     fn raise(&mut self, fact: Fact, detail: String) {
         let flags = &mut self.facts;
         match fact {
@@ -133,10 +140,9 @@ impl Walker {
         for (index, command) in pipeline.seq.iter().enumerate() {
             let invocation = self.command(command);
             if let Some(current) = invocation.as_ref().filter(|_| index > 0)
-                && (wrappers::reads_script_from_stdin(&current.name, &current.args)
-                    || is_sql_client_on_stdin(current))
+                && reads_code_from_stdin(current)
             {
-                let fed = upstream.as_ref().and_then(literal_output);
+                let fed = upstream.as_ref().and_then(producers::literal_output);
                 let origin = match &upstream {
                     Some(up) => format!("output of {} piped into {}", up.name, current.name),
                     None => format!("pipeline output piped into {}", current.name),
@@ -357,6 +363,11 @@ impl Walker {
             return None;
         }
         let name = basename(&first.text).to_owned();
+        for arg in args {
+            if let Some(path) = words::path_like(&arg.text) {
+                self.record_path(path);
+            }
+        }
         self.facts.commands.push(ShellCommand {
             name: name.clone(),
             argv: argv.iter().map(|a| a.text.clone()).collect(),
@@ -443,6 +454,10 @@ impl Walker {
             (Some(text), None) if wrappers::SHELLS.contains(&target.name.as_str()) => {
                 self.script(&text, origin, self.depth + 1);
             }
+            (Some(text), None) if schedule::reads_jobs_from_stdin(target) => {
+                let job = schedule::job_script(&target.name, &text);
+                self.script(&job, origin, self.depth + 1);
+            }
             _ => self.raise(
                 Fact::Opaque,
                 format!("{origin}: code is not known before it runs"),
@@ -495,9 +510,7 @@ impl Walker {
 
     fn stdin_text(&mut self, target: Option<&Invocation>, text: Option<String>, what: &str) {
         let Some(target) = target else { return };
-        if wrappers::reads_script_from_stdin(&target.name, &target.args)
-            || is_sql_client_on_stdin(target)
-        {
+        if reads_code_from_stdin(target) {
             let origin = format!("{what} fed to {}", target.name);
             self.feed_stdin(target, text, &origin);
         }
@@ -511,6 +524,9 @@ impl Walker {
         bare: bool,
     ) {
         let path = file.text.as_str();
+        if !path.is_empty() {
+            self.record_path(path);
+        }
         let writes = matches!(
             kind,
             ast::IoFileRedirectKind::Write
@@ -519,7 +535,13 @@ impl Walker {
                 | ast::IoFileRedirectKind::ReadAndWrite
         );
         let script_reader = target.filter(|t| wrappers::reads_script_from_stdin(&t.name, &t.args));
-        if let Some(reader) = script_reader.filter(|_| !writes)
+        let job_reader = target.filter(|t| schedule::reads_jobs_from_stdin(t));
+        if let Some(reader) = job_reader.filter(|_| !writes) {
+            self.raise(
+                Fact::Opaque,
+                format!("{} schedules the script in {path}", reader.name),
+            );
+        } else if let Some(reader) = script_reader.filter(|_| !writes)
             && (!file.literal || path.starts_with("/dev/") || path.starts_with("/proc/"))
         {
             self.raise(
@@ -573,7 +595,11 @@ impl Walker {
 /// Classifies one command by name: wrappers first, then tools, then plain commands.
 fn classify(name: &str, args: &[Arg]) -> Verdict {
     let mut verdict = Verdict::default();
-    if !wrappers::classify(name, args, &mut verdict) && !tools::classify(name, args, &mut verdict) {
+    if !wrappers::classify(name, args, &mut verdict)
+        && !tools::classify(name, args, &mut verdict)
+        && !clients::classify(name, args, &mut verdict)
+        && !schedule::classify(name, args, &mut verdict)
+    {
         effects::classify(name, args, &mut verdict);
     }
     verdict
@@ -589,24 +615,12 @@ fn basename(text: &str) -> &str {
         .unwrap_or(text)
 }
 
-/// The text an `echo` / `printf` with literal arguments writes, if that is knowable.
-fn literal_output(upstream: &Invocation) -> Option<String> {
-    if !upstream.args.iter().all(|a| a.literal) {
-        return None;
-    }
-    match upstream.name.as_str() {
-        "echo" => {
-            let words: Vec<&str> = upstream
-                .args
-                .iter()
-                .map(|a| a.text.as_str())
-                .skip_while(|t| matches!(*t, "-n" | "-e" | "-E" | "-ne" | "-en"))
-                .collect();
-            Some(words.join(" "))
-        }
-        "printf" => upstream.args.first().map(|a| a.text.replace("\\n", "\n")),
-        _ => None,
-    }
+/// Whether the command runs what it reads on stdin: a shell or interpreter without a script
+/// operand, a database client without an inline query, a job scheduler.
+fn reads_code_from_stdin(invocation: &Invocation) -> bool {
+    wrappers::reads_script_from_stdin(&invocation.name, &invocation.args)
+        || is_sql_client_on_stdin(invocation)
+        || schedule::reads_jobs_from_stdin(invocation)
 }
 
 /// A database client without an inline query reads SQL from stdin.

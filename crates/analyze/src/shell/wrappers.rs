@@ -54,7 +54,7 @@ pub(crate) fn classify(name: &str, args: &[Arg], v: &mut Verdict) -> bool {
             );
             run_after(v, args, &["--userspec", "--groups"], 1);
         }
-        "nsenter" | "unshare" => {
+        "nsenter" => {
             v.raise(
                 Fact::Privileged,
                 format!("{name}: enters or creates namespaces"),
@@ -69,10 +69,51 @@ pub(crate) fn classify(name: &str, args: &[Arg], v: &mut Verdict) -> bool {
                 0,
             );
         }
+        "unshare" => {
+            v.raise(
+                Fact::Privileged,
+                format!("{name}: enters or creates namespaces"),
+            );
+            run_after(
+                v,
+                args,
+                &[
+                    "-S",
+                    "--setuid",
+                    "-G",
+                    "--setgid",
+                    "-R",
+                    "--root",
+                    "-w",
+                    "--wd",
+                    "--map-user",
+                    "--map-group",
+                    "--setgroups",
+                    "--propagation",
+                ],
+                0,
+            );
+        }
+        "sg" => sg(v, args),
+        "firejail" | "setsid" => run_after(v, args, &[], 0),
+        "proot" => run_after(v, args, &["-r", "-b", "-m", "-w", "-q", "-k"], 0),
+        "parallel" => parallel(v, args),
+        "script" => {
+            if let Some(command) = super::verdict::option_value(args, Some('c'), Some("--command"))
+            {
+                let text = super::verdict::value_text(command, Some('c'), Some("--command"));
+                let command = Arg {
+                    text: text.to_owned(),
+                    ..command.clone()
+                };
+                split_string(v, Some(&command), "script -c");
+            }
+        }
         "env" => env(v, args),
         "nice" => run_after(v, args, &["-n", "--adjustment"], 0),
-        "nohup" | "builtin" | "setsid" | "unbuffer" | "exec" | "time" | "caffeinate"
-        | "catchsegv" => run_after(v, args, &["-a", "-o", "-f"], 0),
+        "nohup" | "builtin" | "unbuffer" | "exec" | "time" | "caffeinate" | "catchsegv" => {
+            run_after(v, args, &["-a", "-o", "-f"], 0)
+        }
         "command" => {
             if !(has_short(args, 'v') || has_short(args, 'V')) {
                 run_after(v, args, &[], 0);
@@ -172,6 +213,50 @@ fn su(v: &mut Verdict, name: &str, args: &[Arg]) {
         ),
         None if name == "runuser" => run_after(v, args, &["-u", "--user", "-g", "--group"], 0),
         None => {}
+    }
+}
+
+/// `sg GROUP -c COMMAND` or `sg GROUP COMMAND`: runs shell source with another group.
+fn sg(v: &mut Verdict, args: &[Arg]) {
+    v.raise(Fact::Privileged, "sg: switches group");
+    if let Some(command) = super::verdict::option_value(args, Some('c'), None) {
+        split_string(v, Some(command), "sg -c");
+    } else if let Some(command) = operands(args).get(1) {
+        split_string(v, Some(command), "sg");
+    }
+}
+
+/// `parallel [OPTIONS] COMMAND ::: ARGS`: the command words form shell source run per input.
+fn parallel(v: &mut Verdict, args: &[Arg]) {
+    let with_value = [
+        "-j",
+        "-S",
+        "-P",
+        "-n",
+        "-N",
+        "-L",
+        "-a",
+        "-d",
+        "-I",
+        "--jobs",
+        "--sshlogin",
+        "--arg-file",
+        "--delimiter",
+        "--joblog",
+        "--results",
+        "--timeout",
+        "--retries",
+    ];
+    let Some(inner) = wrapped(args, &with_value, 0) else {
+        return;
+    };
+    let end = inner
+        .iter()
+        .position(|a| a.text.starts_with(":::"))
+        .unwrap_or(inner.len());
+    let command = inner.get(..end).unwrap_or_default();
+    if !command.is_empty() {
+        join_as_script(v, command, "parallel");
     }
 }
 
@@ -357,13 +442,18 @@ fn eval(v: &mut Verdict, args: &[Arg]) {
     }
 }
 
-fn source(v: &mut Verdict, name: &str, args: &[Arg]) {
-    let Some(file) = args.first() else { return };
-    let dynamic_file = !file.literal
+/// A script operand whose content is not known before it runs: an expansion, a process
+/// substitution, a device or `/proc` file, or a URL.
+pub(crate) fn is_dynamic_script(file: &Arg) -> bool {
+    !file.literal
         || file.text.starts_with("/dev/")
         || file.text.starts_with("/proc/")
-        || file.text.contains("://");
-    if dynamic_file {
+        || file.text.contains("://")
+}
+
+fn source(v: &mut Verdict, name: &str, args: &[Arg]) {
+    let Some(file) = args.first() else { return };
+    if is_dynamic_script(file) {
         v.raise(
             Fact::Opaque,
             format!("{name} of a dynamic file: {}", file.text),
@@ -426,7 +516,7 @@ fn shell(v: &mut Verdict, name: &str, args: &[Arg]) {
         .position(|a| a.text.starts_with('-') && !a.text.starts_with("--") && a.text.contains('c'));
     let Some(flag) = command_flag else {
         if let Some(script) = operands(args).first()
-            && !script.literal
+            && is_dynamic_script(script)
         {
             v.raise(
                 Fact::Opaque,
