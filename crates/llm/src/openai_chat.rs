@@ -42,6 +42,9 @@ pub(crate) fn apply(response: &mut Value, outcomes: Vec<Outcome>) -> Result<(), 
         let Some(message) = choice.get_mut("message").and_then(Value::as_object_mut) else {
             continue;
         };
+        if !matches!(message.get("tool_calls"), Some(Value::Array(_))) {
+            continue;
+        }
         let Some(Value::Array(calls)) = message.remove("tool_calls") else {
             continue;
         };
@@ -103,10 +106,13 @@ fn tool_calls(message: &Value) -> impl Iterator<Item = &Value> {
 pub(crate) fn refuse_legacy_function_call(message: &Value) -> Result<(), ProtocolError> {
     match message.get("function_call") {
         None | Some(Value::Null) => Ok(()),
-        Some(_) => Err(ProtocolError::Unsupported(
-            "the deprecated `function_call` field; use `tools`".into(),
-        )),
+        Some(_) => Err(legacy_function_call_error()),
     }
+}
+
+/// The error for a deprecated `function_call`.
+pub(crate) fn legacy_function_call_error() -> ProtocolError {
+    ProtocolError::Unsupported("the deprecated `function_call` field; use `tools`".into())
 }
 
 fn call_of(tool_call: &Value, index: usize) -> Result<ProposedCall, ProtocolError> {

@@ -103,6 +103,10 @@ impl ChatStream {
         };
         let has_fragments = choices.iter().any(|c| delta_tool_calls(c).is_some());
         if !has_fragments {
+            for choice in choices {
+                let delta = choice.get("delta").unwrap_or(&Value::Null);
+                refuse_legacy_function_call(delta)?;
+            }
             self.complete_finished_choices(choices);
             return self.emit_or_defer(value, Some(raw), out);
         }
@@ -139,7 +143,9 @@ impl ChatStream {
         let delta = choice.get_mut("delta").and_then(Value::as_object_mut);
         let fragments = match delta {
             Some(delta) => {
-                refuse_legacy_function_call(delta.get("function_call").unwrap_or(&Value::Null))?;
+                if delta.get("function_call").is_some_and(|f| !f.is_null()) {
+                    return Err(super::legacy_function_call_error());
+                }
                 match delta.remove("tool_calls") {
                     Some(Value::Array(fragments)) => fragments,
                     _ => Vec::new(),
