@@ -169,18 +169,24 @@ pub(crate) fn statements(statements: &[Statement], facts: &mut SqlFacts) {
         1 => facts.kinds.first().cloned().unwrap_or_default(),
         _ => "multiple".to_owned(),
     };
-    let single_select = top_level_select(statements);
+    credential_tables(facts);
+    let single_select = top_level_select(statements, facts);
     facts.has_where = every_filtered && facts.statements > 0 && single_select.is_none_or(|s| s.0);
     facts.has_limit = single_select.is_some_and(|s| s.1);
 }
 
 /// For a single SELECT statement: (top-level WHERE present, top-level row bound present).
-fn top_level_select(statements: &[Statement]) -> Option<(bool, bool)> {
+fn top_level_select(statements: &[Statement], facts: &mut SqlFacts) -> Option<(bool, bool)> {
     let [Statement::Query(query)] = statements else {
         return None;
     };
     let filtered = match query.body.as_ref() {
-        SetExpr::Select(select) => select.selection.is_some(),
+        SetExpr::Select(select) => {
+            let mut collected = Collected::default();
+            let filtered = collected.filters(select.selection.as_ref());
+            always_true_findings(&collected, facts);
+            filtered
+        }
         SetExpr::Insert(_) | SetExpr::Update(_) | SetExpr::Delete(_) | SetExpr::Merge(_) => {
             return None;
         }
@@ -220,6 +226,7 @@ fn effects(statement: &Statement, kind: &str, collected: &Collected, facts: &mut
         raise_write(facts, format!("SELECT INTO {target} creates a table"));
         facts.ddl = true;
     }
+    always_true_findings(collected, facts);
     if collected.locks {
         facts.findings.push(Finding::new(
             "locks",
@@ -240,6 +247,15 @@ fn effects(statement: &Statement, kind: &str, collected: &Collected, facts: &mut
         }
     }
     statement_specific(statement, facts);
+}
+
+fn always_true_findings(collected: &Collected, facts: &mut SqlFacts) {
+    for condition in &collected.always_true {
+        facts.findings.push(Finding::new(
+            "has_where",
+            format!("WHERE {condition} is always true: it filters no rows"),
+        ));
+    }
 }
 
 fn statement_specific(statement: &Statement, facts: &mut SqlFacts) {
@@ -279,6 +295,12 @@ fn statement_specific(statement: &Statement, facts: &mut SqlFacts) {
         Statement::CreateExtension(_) | Statement::Install { .. } | Statement::Load { .. } => {
             raise_privileged(facts, "loads server extensions".to_owned());
         }
+        Statement::Lock(_) | Statement::LockTables { .. } => {
+            raise_privileged(
+                facts,
+                "explicit table lock can block every other session".to_owned(),
+            );
+        }
         Statement::Call(function) => {
             facts.findings.push(Finding::new(
                 "writes",
@@ -292,6 +314,33 @@ fn statement_specific(statement: &Statement, facts: &mut SqlFacts) {
             }
         }
         _ => {}
+    }
+}
+
+/// Catalogs holding password hashes or server credentials.
+const CREDENTIAL_TABLES: &[&str] = &[
+    "pg_shadow",
+    "pg_authid",
+    "pg_user_mapping",
+    "pg_user_mappings",
+    "mysql.user",
+    "mysql.global_priv",
+    "sys.sql_logins",
+    "master.sys.sql_logins",
+];
+
+fn credential_tables(facts: &mut SqlFacts) {
+    let found: Vec<String> = facts
+        .tables
+        .iter()
+        .filter(|t| {
+            let unqualified = t.strip_prefix("pg_catalog.").unwrap_or(t);
+            CREDENTIAL_TABLES.contains(&unqualified)
+        })
+        .cloned()
+        .collect();
+    for table in found {
+        raise_privileged(facts, format!("{table} holds credentials"));
     }
 }
 

@@ -10,6 +10,7 @@
 
 mod classify;
 mod limit;
+mod tautology;
 mod visit;
 
 use std::str::FromStr;
@@ -87,7 +88,8 @@ pub struct SqlFacts {
     pub privileged: bool,
     /// Does not parse.
     pub opaque: bool,
-    /// Every UPDATE/DELETE has a WHERE, and a single SELECT filters at top level.
+    /// Every UPDATE/DELETE has a WHERE, and a single SELECT filters at top level; a WHERE that is
+    /// always true (`1=1`, `true`, `x = x`, `... OR 1=1`) does not count.
     pub has_where: bool,
     /// A single SELECT whose top-level query has LIMIT / FETCH FIRST / TOP.
     pub has_limit: bool,

@@ -308,3 +308,72 @@ fn with_limit_refuses_non_selects() {
         Err(SqlError::Parse(_))
     ));
 }
+
+#[test]
+fn always_true_where_counts_as_no_where() {
+    for sql in [
+        "UPDATE users SET admin = true WHERE 1=1",
+        "DELETE FROM users WHERE true",
+        "DELETE FROM users WHERE 'a'='a'",
+        "DELETE FROM users WHERE 1",
+        "DELETE FROM users WHERE id = id",
+        "UPDATE users SET admin = true WHERE id = 7 OR 1=1",
+        "SELECT * FROM users WHERE 1=1",
+    ] {
+        let facts = pg(sql);
+        assert!(!facts.has_where, "{sql}: {facts:#?}");
+        assert!(
+            facts
+                .findings
+                .iter()
+                .any(|f| f.fact == "has_where" && f.detail.contains("always true")),
+            "{sql}: {facts:#?}"
+        );
+    }
+    for sql in [
+        "UPDATE users SET admin = true WHERE id = 7",
+        "DELETE FROM users WHERE id = 7 AND 1=1",
+        "DELETE FROM users WHERE active = true",
+    ] {
+        let facts = pg(sql);
+        assert!(facts.has_where, "{sql}: {facts:#?}");
+        assert!(
+            facts.findings.iter().all(|f| f.fact != "has_where"),
+            "{sql}"
+        );
+    }
+}
+
+#[test]
+fn table_locks_and_credential_catalogs_are_privileged() {
+    for sql in [
+        "LOCK TABLE users IN ACCESS EXCLUSIVE MODE",
+        "LOCK users",
+        "SELECT usename, passwd FROM pg_shadow",
+        "SELECT rolname, rolpassword FROM pg_catalog.pg_authid",
+        "SELECT * FROM pg_user_mapping",
+    ] {
+        let facts = pg(sql);
+        assert!(facts.privileged, "{sql}: {facts:#?}");
+        assert!(
+            facts.findings.iter().any(|f| f.fact == "privileged"),
+            "{sql}"
+        );
+    }
+    let mysql = analyze(
+        "SELECT user, authentication_string FROM mysql.user",
+        SqlDialect::MySql,
+    );
+    assert!(mysql.privileged, "{mysql:#?}");
+    let tables = analyze("LOCK TABLES users WRITE", SqlDialect::MySql);
+    assert!(tables.privileged, "{tables:#?}");
+    for sql in [
+        "SELECT usename FROM pg_user",
+        "SELECT * FROM users",
+        "SELECT * FROM app.user",
+        "SELECT * FROM pg_stat_activity",
+    ] {
+        let facts = pg(sql);
+        assert!(!facts.privileged, "{sql}: {facts:#?}");
+    }
+}

@@ -20,6 +20,8 @@ pub(crate) struct Collected {
     pub select_into: Vec<String>,
     /// Row locks (`FOR UPDATE`, `FOR SHARE`) were requested.
     pub locks: bool,
+    /// WHERE clauses that are always true, as written (they count as no WHERE).
+    pub always_true: Vec<String>,
 }
 
 impl Visitor for Collected {
@@ -41,11 +43,12 @@ impl Visitor for Collected {
     }
 
     fn pre_visit_statement(&mut self, statement: &Statement) -> ControlFlow<()> {
-        let filtered = match statement {
-            Statement::Update(update) => Some(update.selection.is_some()),
-            Statement::Delete(delete) => Some(delete.selection.is_some()),
+        let selection = match statement {
+            Statement::Update(update) => Some(update.selection.as_ref()),
+            Statement::Delete(delete) => Some(delete.selection.as_ref()),
             _ => None,
         };
+        let filtered = selection.map(|condition| self.filters(condition));
         self.statements
             .push((super::classify::kind_of(statement), filtered));
         ControlFlow::Continue(())
@@ -68,6 +71,20 @@ impl Visitor for Collected {
             self.select_into.push(into.to_string());
         }
         ControlFlow::Continue(())
+    }
+}
+
+impl Collected {
+    /// Whether a WHERE condition filters rows; records an always-true one.
+    pub(crate) fn filters(&mut self, condition: Option<&Expr>) -> bool {
+        match condition {
+            Some(expr) if super::tautology::is_tautology(expr) => {
+                self.always_true.push(expr.to_string());
+                false
+            }
+            Some(_) => true,
+            None => false,
+        }
     }
 }
 
