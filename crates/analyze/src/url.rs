@@ -137,11 +137,28 @@ fn trim_dots(domain: &str) -> String {
     domain.trim_end_matches('.').to_ascii_lowercase()
 }
 
-/// Names that only resolve inside a private network by convention.
+/// Names that only resolve inside a private network by convention: single-label names
+/// (`intranet`, resolved through the search domain) and private-use or service-discovery
+/// suffixes (Kubernetes `.svc`, Consul `.consul`, mDNS `.local`, ...).
 fn is_internal_name(name: &str) -> bool {
-    [".internal", ".local", ".localdomain", ".home.arpa", ".lan"]
-        .iter()
-        .any(|suffix| name.ends_with(suffix))
+    const SUFFIXES: &[&str] = &[
+        "internal",
+        "local",
+        "localdomain",
+        "localhost",
+        "home.arpa",
+        "lan",
+        "corp",
+        "intranet",
+        "private",
+        "svc",
+        "consul",
+    ];
+    !name.contains('.')
+        || SUFFIXES.iter().any(|suffix| {
+            name.strip_suffix(suffix)
+                .is_some_and(|rest| rest.is_empty() || rest.ends_with('.'))
+        })
 }
 
 /// Default ports for schemes the WHATWG standard does not know.
@@ -270,6 +287,45 @@ mod tests {
             assert!(analyze(raw).opaque, "{raw}");
         }
         assert_eq!(analyze("mailto:a@b.c").scheme, "mailto");
+    }
+
+    #[test]
+    fn cluster_and_intranet_names_are_internal() {
+        for raw in [
+            "http://kubernetes.default.svc/",
+            "http://api.prod.svc.cluster.local:8080/",
+            "http://consul.service.consul/",
+            "http://intranet/",
+            "http://wiki.corp/",
+            "http://db.internal/",
+            "http://printer.local/",
+            "http://app.localhost/",
+            "http://router.lan/",
+            "http://nas.home.arpa/",
+            "http://build/",
+        ] {
+            let facts = analyze(raw);
+            assert!(facts.internal, "{raw}: {facts:#?}");
+        }
+        for raw in [
+            "https://example.com/",
+            "https://svc.example.com/",
+            "https://localization.example/",
+            "https://corp.example.org/",
+            "https://my.corporate/x",
+        ] {
+            let facts = analyze(raw);
+            assert!(!facts.internal, "{raw}: {facts:#?}");
+        }
+    }
+
+    #[test]
+    fn tunnelled_ipv4_literals_are_internal() {
+        let facts = analyze("http://[2002:7f00:1::]/");
+        assert!(facts.loopback && facts.internal, "{facts:#?}");
+        let facts = analyze("http://[64:ff9b::7f00:1]/");
+        assert!(facts.loopback && facts.internal, "{facts:#?}");
+        assert!(!analyze("http://[2002:808:808::]/").internal);
     }
 
     #[test]

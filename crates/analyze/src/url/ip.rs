@@ -26,13 +26,15 @@ pub struct IpClass {
     pub documentation: bool,
     /// Other special-purpose space (240/4, 192.0.0/24, 198.18/15 benchmarking, 100::/64 discard).
     pub reserved: bool,
-    /// The address is embedded IPv4 (`::ffff:a.b.c.d`, `::a.b.c.d`, `64:ff9b::a.b.c.d`) and was classified as that IPv4.
+    /// The address is embedded IPv4 (`::ffff:a.b.c.d`, `::a.b.c.d`, NAT64 `64:ff9b::a.b.c.d`,
+    /// 6to4 `2002:aabb:ccdd::`, Teredo `2001:0::`) and was classified as that IPv4.
     pub ipv4_embedded: bool,
     /// Not a globally routable unicast address: any of the flags above except `ipv4_embedded`.
     pub internal: bool,
 }
 
-/// Classifies `ip`; IPv4-mapped, IPv4-compatible and NAT64 IPv6 addresses are judged as their IPv4.
+/// Classifies `ip`; IPv4-mapped, IPv4-compatible, NAT64, 6to4 and Teredo IPv6 addresses are
+/// judged as the IPv4 address they carry.
 pub fn classify_ip(ip: IpAddr) -> IpClass {
     match ip {
         IpAddr::V4(v4) => classify_v4(v4),
@@ -54,8 +56,21 @@ pub fn embedded_v4(v6: Ipv6Addr) -> Option<Ipv4Addr> {
     let mapped = [a, b, c, d, e] == [0; 5] && f == 0xffff;
     // IPv4-compatible (deprecated) form ::a.b.c.d, excluding :: and ::1 themselves.
     let compatible = [a, b, c, d, e, f] == [0; 6] && u32::from(tail) > 1;
-    let nat64 = [a, b, c, d, e, f] == [0x64, 0xff9b, 0, 0, 0, 0];
-    (mapped || compatible || nat64).then_some(tail)
+    // NAT64 well-known prefix 64:ff9b::/96 and local-use 64:ff9b:1::/48 (RFC 8215) with the
+    // address in the low 32 bits.
+    let nat64 = [a, b, c, d, e, f] == [0x64, 0xff9b, 0, 0, 0, 0] || [a, b, c] == [0x64, 0xff9b, 1];
+    if mapped || compatible || nat64 {
+        return Some(tail);
+    }
+    if a == 0x2002 {
+        // 6to4 (RFC 3056): 2002:AABB:CCDD::/48 wraps AA.BB.CC.DD.
+        return Some(Ipv4Addr::from((u32::from(b) << 16) | u32::from(c)));
+    }
+    if [a, b] == [0x2001, 0] {
+        // Teredo (RFC 4380): the client's address is stored inverted in the low 32 bits.
+        return Some(Ipv4Addr::from(!u32::from(tail)));
+    }
+    None
 }
 
 fn classify_v4(ip: Ipv4Addr) -> IpClass {
@@ -164,5 +179,21 @@ mod tests {
         assert!(class("::10.0.0.1").private);
         assert!(class("64:ff9b::a9fe:a9fe").metadata);
         assert!(!class("::ffff:8.8.8.8").internal);
+    }
+
+    #[test]
+    fn tunnelled_ipv4_is_classified_as_ipv4() {
+        let six_to_four = class("2002:7f00:1::");
+        assert!(six_to_four.loopback && six_to_four.ipv4_embedded && six_to_four.internal);
+        assert!(class("2002:a00:1::1").private);
+        assert!(class("2002:a9fe:a9fe::").metadata);
+        assert!(!class("2002:808:808::1").internal);
+        assert!(class("64:ff9b::7f00:1").loopback);
+        assert!(class("64:ff9b:1::a00:1").private);
+        // Teredo client 127.0.0.1 stored inverted: !0x7f000001 = 0x80fffffe.
+        let teredo = class("2001:0:4136:e378:8000:63bf:80ff:fffe");
+        assert!(teredo.loopback && teredo.internal, "{teredo:?}");
+        assert!(!class("2001:0:4136:e378:8000:63bf:f7f7:f7f7").internal);
+        assert!(!class("2001:4860::8888").internal);
     }
 }
