@@ -77,12 +77,28 @@ impl FromStr for Hash {
     type Err = HashParseError;
 
     fn from_str(s: &str) -> Result<Self, Self::Err> {
+        let bad = || HashParseError(s.to_owned());
+        let bytes = s.as_bytes();
+        if bytes.len() != 64 {
+            return Err(bad());
+        }
         let mut out = [0u8; 32];
-        hex::decode_to_slice(s, &mut out).map_err(|_| HashParseError(s.to_owned()))?;
-        if s.bytes().any(|b| b.is_ascii_uppercase()) {
-            return Err(HashParseError(s.to_owned()));
+        for (slot, pair) in out.iter_mut().zip(bytes.chunks_exact(2)) {
+            let (Some(&hi), Some(&lo)) = (pair.first(), pair.get(1)) else {
+                return Err(bad());
+            };
+            *slot = (nibble(hi).ok_or_else(bad)? << 4) | nibble(lo).ok_or_else(bad)?;
         }
         Ok(Hash(out))
+    }
+}
+
+/// Value of one lowercase hex digit.
+fn nibble(c: u8) -> Option<u8> {
+    match c {
+        b'0'..=b'9' => Some(c - b'0'),
+        b'a'..=b'f' => Some(c - b'a' + 10),
+        _ => None,
     }
 }
 

@@ -8,7 +8,6 @@ use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use serde::{Deserialize, Serialize};
 
-use crate::canonical::to_canonical_bytes;
 use crate::hash::Hash;
 use crate::keys::{LedgerPublicKey, LedgerSigningKey};
 use crate::record::Outcome;
@@ -89,9 +88,10 @@ pub fn sign_receipt(
         kid: key.public_key().key_id(),
         typ: Some("JWT".into()),
     };
-    let header = to_canonical_bytes(&header).map_err(|e| ReceiptError::BadHeader(e.to_string()))?;
+    // JWS signs the exact bytes sent, so plain serialization suffices.
+    let header = serde_json::to_vec(&header).map_err(|e| ReceiptError::BadHeader(e.to_string()))?;
     let payload =
-        to_canonical_bytes(claims).map_err(|e| ReceiptError::BadPayload(e.to_string()))?;
+        serde_json::to_vec(claims).map_err(|e| ReceiptError::BadPayload(e.to_string()))?;
     let signing_input = format!(
         "{}.{}",
         URL_SAFE_NO_PAD.encode(header),
@@ -141,6 +141,7 @@ pub fn verify_receipt(jws: &str, key: &LedgerPublicKey) -> Result<ReceiptClaims,
 #[allow(clippy::unwrap_used)]
 mod tests {
     use super::*;
+    use crate::canonical::to_canonical_bytes;
 
     fn claims() -> ReceiptClaims {
         ReceiptClaims {

@@ -51,10 +51,9 @@ pub struct BenchArgs {
 }
 
 fn synthetic(i: u64, agents: u64) -> RecordDraft {
-    let args = serde_json::json!({ "command": format!("ls -la /srv/data/{i}"), "timeout": 30 });
-    let digest = warden_ledger::to_canonical_bytes(&args)
-        .map(|b| format!("sha256:{}", Hash::sha256(&b)))
-        .ok();
+    let command = format!("ls -la /srv/data/{i}");
+    let digest = Some(format!("sha256:{}", Hash::sha256(command.as_bytes())));
+    let args = serde_json::json!({ "command": command, "timeout": 30 });
     RecordDraft {
         actor: Actor {
             agent_id: Some(format!("bench-agent-{}", i % agents.max(1))),
