@@ -12,7 +12,7 @@ use serde_json::{Map, Value};
 
 use crate::api_error::ApiError;
 use crate::request::{
-    Request, flag, missing, required_array, required_str, role, text_chars, text_of,
+    Request, flag, missing, required_array, required_str, role, text_chars, text_of, token_limit,
 };
 use crate::script::{Finish, Prompt};
 use crate::sse;
@@ -21,16 +21,7 @@ use crate::turn::{Turn, chunks};
 /// Reads the fields the mock needs from a Messages request.
 pub(crate) fn parse(body: &Value) -> Result<Request, ApiError> {
     let model = required_str(body, "model")?;
-    match body.get("max_tokens") {
-        Some(v) if v.is_u64() => {}
-        Some(_) => {
-            return Err(ApiError::InvalidField {
-                param: "max_tokens",
-                message: "must be a non-negative integer".to_owned(),
-            });
-        }
-        None => return Err(missing("max_tokens")),
-    }
+    let max_tokens = token_limit(body, "max_tokens")?.ok_or_else(|| missing("max_tokens"))?;
     let messages = required_array(body, "messages")?;
     let last_user = messages.iter().rev().find(|m| role(m) == Some("user"));
     let after_tool_result = messages.last().is_some_and(|m| {
@@ -49,6 +40,7 @@ pub(crate) fn parse(body: &Value) -> Result<Request, ApiError> {
             last_user_text: text_of(last_user.and_then(|m| m.get("content"))),
             after_tool_result,
             chars: text_chars(body.get("messages")) + text_chars(body.get("system")),
+            max_tokens: Some(max_tokens),
         },
         stream: flag(body, "stream")?,
         include_usage: false,

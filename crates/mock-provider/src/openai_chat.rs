@@ -10,7 +10,9 @@ use serde::Serialize;
 use serde_json::Value;
 
 use crate::api_error::ApiError;
-use crate::request::{Request, flag, required_array, required_str, role, text_chars, text_of};
+use crate::request::{
+    Request, flag, required_array, required_str, role, text_chars, text_of, token_limit,
+};
 use crate::script::{Finish, Prompt};
 use crate::sse;
 use crate::turn::{Turn, chunks};
@@ -32,6 +34,10 @@ pub(crate) fn parse(body: &Value) -> Result<Request, ApiError> {
             last_user_text: text_of(last_user.and_then(|m| m.get("content"))),
             after_tool_result: messages.last().and_then(role) == Some("tool"),
             chars: text_chars(body.get("messages")),
+            max_tokens: match token_limit(body, "max_completion_tokens")? {
+                Some(limit) => Some(limit),
+                None => token_limit(body, "max_tokens")?,
+            },
         },
         stream: flag(body, "stream")?,
         include_usage,

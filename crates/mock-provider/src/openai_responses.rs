@@ -10,7 +10,9 @@ use serde::Serialize;
 use serde_json::{Map, Value};
 
 use crate::api_error::ApiError;
-use crate::request::{Request, flag, missing, required_str, role, text_chars, text_of};
+use crate::request::{
+    Request, flag, missing, required_str, role, text_chars, text_of, token_limit,
+};
 use crate::script::{Finish, Prompt};
 use crate::turn::{Turn, sorted};
 
@@ -45,6 +47,7 @@ pub(crate) fn parse(body: &Value) -> Result<Request, ApiError> {
             last_user_text,
             after_tool_result,
             chars: text_chars(body.get("input")) + text_chars(body.get("instructions")),
+            max_tokens: token_limit(body, "max_output_tokens")?,
         },
         stream: flag(body, "stream")?,
         include_usage: false,

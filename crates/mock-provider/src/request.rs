@@ -59,6 +59,18 @@ pub(crate) fn flag(body: &Value, name: &'static str) -> Result<bool, ApiError> {
     }
 }
 
+/// The optional token-limit field `name` of `body` (absent or `null` reads as no limit).
+pub(crate) fn token_limit(body: &Value, name: &'static str) -> Result<Option<u64>, ApiError> {
+    match body.get(name) {
+        None | Some(Value::Null) => Ok(None),
+        Some(Value::Number(n)) if n.is_u64() => Ok(n.as_u64()),
+        Some(_) => Err(ApiError::InvalidField {
+            param: name,
+            message: "must be a non-negative integer".to_owned(),
+        }),
+    }
+}
+
 /// The error for a missing required field.
 pub(crate) fn missing(name: &'static str) -> ApiError {
     ApiError::InvalidField {

@@ -108,7 +108,7 @@ pub enum Fault {
     SlowHeaders(Duration),
 }
 
-/// What selection looks at in a request.
+/// What reply selection and the rendering of usage look at in a request.
 #[derive(Debug, Clone, Default)]
 pub(crate) struct Prompt {
     /// Requested model.
@@ -119,6 +119,8 @@ pub(crate) struct Prompt {
     pub after_tool_result: bool,
     /// Characters of prompt text, for estimated usage.
     pub chars: usize,
+    /// The request's limit on output tokens, if it sets one.
+    pub max_tokens: Option<u64>,
 }
 
 impl Script {

@@ -65,25 +65,37 @@ impl<'a> Turn<'a> {
                 })
             })
             .collect::<Result<Vec<_>, serde_json::Error>>()?;
-        let output_chars = reply.text.as_deref().map_or(0, |t| t.chars().count())
+        let mut text = reply.text.as_deref();
+        let output_chars = text.map_or(0, |t| t.chars().count())
             + calls
                 .iter()
                 .map(|c| c.arguments.chars().count())
                 .sum::<usize>();
+        let mut output_tokens = tokens(output_chars);
+        // A reply longer than the request allows is cut like a model out of tokens: the text is
+        // shortened to the limit, tool calls are dropped and the finish reason is `length`.
+        let limited = prompt.max_tokens.filter(|&limit| output_tokens > limit);
+        if let Some(limit) = limited {
+            let chars =
+                usize::try_from(limit).map_or(usize::MAX, |l| l.saturating_mul(CHARS_PER_TOKEN));
+            text = text.map(|t| prefix(t, chars));
+            calls.clear();
+            output_tokens = limit;
+        }
         let usage = reply.usage.unwrap_or(Usage {
             input_tokens: tokens(prompt.chars).max(1),
-            output_tokens: tokens(output_chars),
+            output_tokens,
         });
-        let truncated = reply.fault == Some(Fault::TruncateToolCall);
+        let truncated = reply.fault == Some(Fault::TruncateToolCall) && !calls.is_empty();
         if truncated {
             calls.truncate(1);
             for call in &mut calls {
                 let half = call.arguments.chars().count() / 2;
-                call.arguments = call.arguments.chars().take(half).collect();
+                call.arguments = prefix(&call.arguments, half).to_owned();
                 call.input = Value::Object(Map::new());
             }
         }
-        let finish = match (truncated, reply.finish) {
+        let finish = match (truncated || limited.is_some(), reply.finish) {
             (true, _) => Finish::Length,
             (false, Some(finish)) => finish,
             (false, None) if calls.is_empty() => Finish::Stop,
@@ -93,7 +105,7 @@ impl<'a> Turn<'a> {
             model: &prompt.model,
             seq,
             created,
-            text: reply.text.as_deref(),
+            text,
             calls,
             finish,
             usage,
@@ -122,6 +134,15 @@ impl<'a> Turn<'a> {
 
 fn tokens(chars: usize) -> u64 {
     u64::try_from(chars.div_ceil(CHARS_PER_TOKEN)).unwrap_or(u64::MAX)
+}
+
+/// The first `chars` characters of `text`.
+fn prefix(text: &str, chars: usize) -> &str {
+    let end = text
+        .char_indices()
+        .nth(chars)
+        .map_or(text.len(), |(i, _)| i);
+    text.get(..end).unwrap_or(text)
 }
 
 /// `value` with every object's keys in sorted order, whatever map type `serde_json` was built
@@ -199,6 +220,30 @@ mod tests {
         assert_eq!(turn.calls[0].arguments, "{\"k\":\"ab");
         assert_eq!(turn.finish, Finish::Length);
         assert!(turn.truncated);
+    }
+
+    #[test]
+    fn a_reply_over_the_token_limit_is_cut_to_it() {
+        let yaml = "replies:\n  - name: a\n    text: \"0123456789abcdef\"\n    tool_calls: [{ name: f }]\n";
+        let script = Script::from_yaml(yaml).unwrap();
+        let prompt = Prompt {
+            max_tokens: Some(2),
+            ..Prompt::default()
+        };
+        let turn = Turn::new(&script.replies()[0], &prompt, 1, 0).unwrap();
+        assert_eq!(turn.text, Some("01234567"));
+        assert!(turn.calls.is_empty());
+        assert_eq!(turn.finish, Finish::Length);
+        assert_eq!(turn.usage.output_tokens, 2);
+
+        let roomy = Prompt {
+            max_tokens: Some(6),
+            ..Prompt::default()
+        };
+        let turn = Turn::new(&script.replies()[0], &roomy, 1, 0).unwrap();
+        assert_eq!(turn.text, Some("0123456789abcdef"));
+        assert_eq!(turn.calls.len(), 1);
+        assert_eq!(turn.finish, Finish::ToolCalls);
     }
 
     #[test]

@@ -23,6 +23,7 @@ fn prompt(model: &str, last_user_text: &str, after_tool_result: bool) -> Prompt 
         last_user_text: last_user_text.to_owned(),
         after_tool_result,
         chars: 0,
+        max_tokens: None,
     }
 }
 

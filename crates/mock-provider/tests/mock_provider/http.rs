@@ -680,3 +680,47 @@ async fn unknown_path_is_a_404_in_the_provider_shape() {
     let anthropic = post(&app, "/v1/messages/count_tokens", &[], "{}").await;
     assert_eq!(anthropic.json()["error"]["type"], "not_found_error");
 }
+
+#[tokio::test]
+async fn output_over_the_requested_token_limit_finishes_with_length() {
+    let app = app(
+        "replies:\n  - name: long\n    text: \"0123456789abcdefghij\"\n    tool_calls: [{ name: f }]\n",
+    );
+    let chat = json!({"model": "m", "messages": [], "max_completion_tokens": 2});
+    let answer = post(&app, CHAT, &[], chat.to_string()).await.json();
+    assert_eq!(answer["choices"][0]["finish_reason"], "length");
+    assert_eq!(answer["choices"][0]["message"]["content"], "01234567");
+    assert!(answer["choices"][0]["message"].get("tool_calls").is_none());
+    assert_eq!(answer["usage"]["completion_tokens"], 2);
+
+    let stream = json!({"model": "m", "input": "x", "max_output_tokens": 3, "stream": true});
+    let body = post(&app, RESPONSES, &[], stream.to_string()).await.text();
+    assert_eq!(sse_events(&body).last().unwrap(), "response.incomplete");
+    let last = sse_payloads(&body).pop().unwrap();
+    assert_eq!(last["response"]["status"], "incomplete");
+    assert_eq!(
+        last["response"]["incomplete_details"]["reason"],
+        "max_output_tokens"
+    );
+    assert_eq!(
+        last["response"]["output"][0]["content"][0]["text"],
+        "0123456789ab"
+    );
+
+    let anthropic = json!({"model": "c", "max_tokens": 1, "messages": [], "stream": true});
+    let body = post(&app, MESSAGES, &[], anthropic.to_string())
+        .await
+        .text();
+    let delta = sse_payloads(&body)
+        .into_iter()
+        .find(|e| e["type"] == "message_delta")
+        .unwrap();
+    assert_eq!(delta["delta"]["stop_reason"], "max_tokens");
+    assert_eq!(delta["usage"]["output_tokens"], 1);
+    assert!(!body.contains("tool_use"));
+
+    let wrong = json!({"model": "m", "messages": [], "max_tokens": "many"});
+    let answer = post(&app, CHAT, &[], wrong.to_string()).await;
+    assert_eq!(answer.status, StatusCode::BAD_REQUEST);
+    assert_eq!(answer.json()["error"]["param"], "max_tokens");
+}
