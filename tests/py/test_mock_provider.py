@@ -308,3 +308,23 @@ def test_truncated_tool_call_leaves_unparseable_arguments(oai):
     assert '{"command":"ls -la /var/log"}'.startswith(arguments) and arguments
     with pytest.raises(json.JSONDecodeError):
         json.loads(arguments)
+
+
+def test_slow_headers_trip_the_client_timeout(mock_url):
+    impatient = openai.OpenAI(base_url=mock_url + "/v1", api_key=KEY, max_retries=0, timeout=0.3)
+    with pytest.raises(openai.APITimeoutError):
+        impatient.chat.completions.create(model="gpt-4o-mini", messages=user("mock:slow-headers"))
+
+
+def test_output_token_limit_makes_an_incomplete_response(oai, claude):
+    response = oai.responses.create(model="gpt-4o-mini", input="hi", max_output_tokens=5)
+    assert response.status == "incomplete"
+    assert response.incomplete_details.reason == "max_output_tokens"
+    assert response.output_text == HELLO[:20]
+    events = list(oai.responses.create(model="gpt-4o-mini", input="hi", max_output_tokens=5, stream=True))
+    assert events[-1].type == "response.incomplete"
+    assert events[-1].response.output_text == HELLO[:20]
+    message = claude.messages.create(model="claude-haiku-4-5", max_tokens=5, messages=user("hi"))
+    assert message.stop_reason == "max_tokens"
+    assert message.content[0].text == HELLO[:20]
+    assert message.usage.output_tokens == 5
