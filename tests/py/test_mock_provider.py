@@ -9,6 +9,7 @@ exceptions.
 import json
 import os
 import pathlib
+import select
 import subprocess
 
 import anthropic
@@ -50,6 +51,8 @@ def mock_url():
         text=True,
     )
     try:
+        ready, _, _ = select.select([proc.stdout], [], [], 30)
+        assert ready, "mock-provider printed no address within 30 s"
         first = proc.stdout.readline().strip()
         assert first.startswith("listening on http://"), f"unexpected first line {first!r}: {proc.stderr.read() if proc.poll() is not None else ''}"
         yield first.removeprefix("listening on ")

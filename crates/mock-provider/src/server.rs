@@ -135,21 +135,22 @@ impl Api {
     }
 }
 
-type Body413 = Result<Bytes, BytesRejection>;
+/// A request body, or why it could not be read (too large, connection lost).
+type RawBody = Result<Bytes, BytesRejection>;
 
-async fn chat(State(s): State<Arc<Shared>>, headers: HeaderMap, body: Body413) -> Response {
+async fn chat(State(s): State<Arc<Shared>>, headers: HeaderMap, body: RawBody) -> Response {
     complete(&s, Api::Chat, &headers, body).await
 }
 
-async fn responses(State(s): State<Arc<Shared>>, headers: HeaderMap, body: Body413) -> Response {
+async fn responses(State(s): State<Arc<Shared>>, headers: HeaderMap, body: RawBody) -> Response {
     complete(&s, Api::Responses, &headers, body).await
 }
 
-async fn messages(State(s): State<Arc<Shared>>, headers: HeaderMap, body: Body413) -> Response {
+async fn messages(State(s): State<Arc<Shared>>, headers: HeaderMap, body: RawBody) -> Response {
     complete(&s, Api::Messages, &headers, body).await
 }
 
-async fn complete(s: &Shared, api: Api, headers: &HeaderMap, body: Body413) -> Response {
+async fn complete(s: &Shared, api: Api, headers: &HeaderMap, body: RawBody) -> Response {
     let seq = s.requests.fetch_add(1, Ordering::Relaxed) + 1;
     let mut response = match answer(s, api, headers, body, seq).await {
         Ok(response) => response,
@@ -169,7 +170,7 @@ async fn answer(
     s: &Shared,
     api: Api,
     headers: &HeaderMap,
-    body: Body413,
+    body: RawBody,
     seq: u64,
 ) -> Result<Response, ApiError> {
     check_key(&s.script, api.dialect(), headers)?;
