@@ -61,7 +61,8 @@ pub(crate) struct Pacing {
     pub reset_after: Option<u64>,
 }
 
-/// `frames` with the one at `index` replaced by a broken copy; unchanged past the end.
+/// `frames` with the one at `index` replaced by a broken copy; past the end, a broken frame is
+/// appended.
 pub(crate) fn with_malformed(mut frames: Vec<Bytes>, index: u64) -> Vec<Bytes> {
     let slot = usize::try_from(index).ok().and_then(|i| frames.get_mut(i));
     if let Some(frame) = slot {
