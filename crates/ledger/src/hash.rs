@@ -93,13 +93,28 @@ impl FromStr for Hash {
     }
 }
 
+/// Lowercase hex digit values; 0xff marks every other byte.
+// Evaluated at compile time: an out-of-range index would fail the build, not panic at run time.
+#[allow(clippy::indexing_slicing)]
+const HEX: [u8; 256] = {
+    let mut table = [0xffu8; 256];
+    let mut i = 0;
+    while i < 10 {
+        table[b'0' as usize + i] = i as u8;
+        i += 1;
+    }
+    let mut i = 0;
+    while i < 6 {
+        table[b'a' as usize + i] = 10 + i as u8;
+        i += 1;
+    }
+    table
+};
+
 /// Value of one lowercase hex digit.
 fn nibble(c: u8) -> Option<u8> {
-    match c {
-        b'0'..=b'9' => Some(c - b'0'),
-        b'a'..=b'f' => Some(c - b'a' + 10),
-        _ => None,
-    }
+    let v = HEX.get(usize::from(c)).copied().unwrap_or(0xff);
+    (v != 0xff).then_some(v)
 }
 
 impl Serialize for Hash {
