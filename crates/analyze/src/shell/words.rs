@@ -184,6 +184,22 @@ fn push_code(out: &mut String, digits: String, radix: u32) {
     }
 }
 
+/// The path in an argument that looks like one: contains `/` or starts with `~` or `.`, or has
+/// an unquoted glob character, or is the value of a `--option=value`. URLs, words with inner
+/// whitespace that do not start like a path (inline scripts), and bare words are not paths.
+pub(crate) fn path_like(text: &str) -> Option<&str> {
+    let value = match text.strip_prefix("--").and_then(|o| o.split_once('=')) {
+        Some((_, value)) => value,
+        None if text.starts_with('-') => return None,
+        None => text,
+    };
+    let starts_like_path = value.starts_with(['/', '~', '.']) || value.starts_with("$HOME");
+    let shaped = value.contains('/') || starts_like_path || value.contains(['*', '?', '[']);
+    let inline_script = value.contains(char::is_whitespace) && !starts_like_path;
+    let url = value.contains("://");
+    (shaped && !inline_script && !url).then_some(value)
+}
+
 #[cfg(test)]
 #[allow(clippy::unwrap_used, clippy::expect_used, clippy::indexing_slicing)]
 mod tests {
@@ -225,20 +241,4 @@ mod tests {
         assert!(!resolve("'*.txt'").glob);
         assert_eq!(resolve("'*.txt'").literal(), Some("*.txt"));
     }
-}
-
-/// The path in an argument that looks like one: contains `/` or starts with `~` or `.`, or has
-/// an unquoted glob character, or is the value of a `--option=value`. URLs, words with inner
-/// whitespace that do not start like a path (inline scripts), and bare words are not paths.
-pub(crate) fn path_like(text: &str) -> Option<&str> {
-    let value = match text.strip_prefix("--").and_then(|o| o.split_once('=')) {
-        Some((_, value)) => value,
-        None if text.starts_with('-') => return None,
-        None => text,
-    };
-    let starts_like_path = value.starts_with(['/', '~', '.']) || value.starts_with("$HOME");
-    let shaped = value.contains('/') || starts_like_path || value.contains(['*', '?', '[']);
-    let inline_script = value.contains(char::is_whitespace) && !starts_like_path;
-    let url = value.contains("://");
-    (shaped && !inline_script && !url).then_some(value)
 }
