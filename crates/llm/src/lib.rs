@@ -16,6 +16,7 @@
 mod anthropic;
 mod call;
 mod error;
+mod head;
 mod json;
 mod openai_chat;
 mod openai_responses;

@@ -7,6 +7,7 @@
 
 use super::{END_TURN, TOOL_USE, required_str};
 use crate::call::Outcome;
+use crate::head::{self, AnthropicHead};
 use crate::json::{object_mut, parse_data, str_at, u64_at, write_event};
 use crate::sse::SseEvent;
 use crate::stream::EventMachine;
@@ -158,6 +159,23 @@ fn truncated(block: &HeldBlock) -> ProtocolError {
 impl EventMachine for AnthropicStream {
     fn on_event(&mut self, event: SseEvent, out: &mut Vec<u8>) -> Result<(), ProtocolError> {
         if event.comment_only {
+            out.extend_from_slice(&event.raw);
+            return Ok(());
+        }
+        let head: AnthropicHead<'_> = head::parse(&event.data)?;
+        let kind = head.kind.as_deref().or(event.event.as_deref());
+        let open = head.index.is_some() && head.index == self.open_index();
+        let tool_start = head
+            .content_block
+            .as_ref()
+            .is_some_and(|b| b.kind.as_deref() == Some(TOOL_USE));
+        let passes = match kind {
+            Some("content_block_start") => !tool_start,
+            Some("content_block_delta" | "content_block_stop") => !open,
+            Some("ping") => true,
+            _ => false,
+        };
+        if passes {
             out.extend_from_slice(&event.raw);
             return Ok(());
         }

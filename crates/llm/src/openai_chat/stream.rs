@@ -9,6 +9,7 @@
 
 use super::{STOP, TEXT_SEPARATOR, TOOL_CALLS, custom_input, refuse_legacy_function_call};
 use crate::call::Outcome;
+use crate::head::{self, ChatHead};
 use crate::json::{parse_data, str_at, u64_at, write_event};
 use crate::sse::SseEvent;
 use crate::stream::EventMachine;
@@ -79,6 +80,36 @@ impl ChatStream {
             held_bytes: 0,
             upstream_error: false,
         }
+    }
+
+    /// Whether a chunk is plain text (no fragments, finish reason, usage or error), recording
+    /// the text it carries; such a chunk goes to the agent as received.
+    fn passes_untouched(&mut self, data: &str) -> Result<bool, ProtocolError> {
+        let head: ChatHead<'_> = head::parse(data)?;
+        let Some(choices) = head
+            .choices
+            .filter(|_| head.usage.is_none() && head.error.is_none())
+        else {
+            return Ok(false);
+        };
+        let plain = choices.iter().all(|c| {
+            c.finish_reason.is_none()
+                && c.delta
+                    .as_ref()
+                    .is_none_or(|d| d.tool_calls.is_none() && d.function_call.is_none())
+        });
+        if plain {
+            for choice in &choices {
+                let text = choice.delta.as_ref().and_then(|d| d.content.as_deref());
+                if text.is_some_and(|t| !t.is_empty()) {
+                    self.choices
+                        .entry(choice.index.unwrap_or(0))
+                        .or_default()
+                        .has_text = true;
+                }
+            }
+        }
+        Ok(plain)
     }
 
     fn first_open_call(&self) -> Option<&OpenCall> {
@@ -362,6 +393,10 @@ impl EventMachine for ChatStream {
             if let Some(call) = self.first_open_call() {
                 return Err(ProtocolError::Truncated(call.id.clone()));
             }
+            out.extend_from_slice(&event.raw);
+            return Ok(());
+        }
+        if self.passes_untouched(&event.data)? {
             out.extend_from_slice(&event.raw);
             return Ok(());
         }

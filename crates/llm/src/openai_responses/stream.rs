@@ -9,6 +9,7 @@
 
 use super::{call_of, is_client_call, message_id, message_item, rewritten_item, text_part};
 use crate::call::Outcome;
+use crate::head::{self, ResponsesHead};
 use crate::json::{parse_data, str_at, u64_at, write_event};
 use crate::sse::SseEvent;
 use crate::stream::EventMachine;
@@ -76,6 +77,33 @@ impl ResponsesStream {
             held_bytes: 0,
             upstream_error: false,
         }
+    }
+
+    /// Whether an event is neither part of a held call, nor a call item starting, nor a final or
+    /// error event, and already carries the right `sequence_number`; such an event goes to the
+    /// agent as received (and the numbering advances).
+    fn passes_untouched(&mut self, data: &str) -> Result<bool, ProtocolError> {
+        let head: ResponsesHead<'_> = head::parse(data)?;
+        let kind = head.kind.as_deref().unwrap_or_default();
+        let special = matches!(
+            kind,
+            "response.output_item.added"
+                | "response.completed"
+                | "response.incomplete"
+                | "response.failed"
+                | "error"
+        ) || head
+            .output_index
+            .is_some_and(|i| self.open.contains_key(&i));
+        let Some(upstream) = head.sequence_number.filter(|_| !special) else {
+            return Ok(false);
+        };
+        let expected = *self.next_sequence.get_or_insert(upstream);
+        if upstream != expected {
+            return Ok(false);
+        }
+        self.next_sequence = Some(expected + 1);
+        Ok(true)
     }
 
     /// Emits an upstream event, renumbered; verbatim when its number is already right and
@@ -290,6 +318,10 @@ fn set_type(event: &mut Value, kind: &str) {
 impl EventMachine for ResponsesStream {
     fn on_event(&mut self, event: SseEvent, out: &mut Vec<u8>) -> Result<(), ProtocolError> {
         if event.comment_only {
+            out.extend_from_slice(&event.raw);
+            return Ok(());
+        }
+        if self.passes_untouched(&event.data)? {
             out.extend_from_slice(&event.raw);
             return Ok(());
         }
