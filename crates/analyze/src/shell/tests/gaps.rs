@@ -216,6 +216,9 @@ fn redirections_and_globs_are_listed_as_paths() {
     assert_eq!(facts.paths, ["./a.txt", "../b/c.txt", "src/"]);
     let facts = analyze("echo hello world; git status --short");
     assert!(facts.paths.is_empty(), "{facts:#?}");
+    let facts =
+        analyze("aws-vault exec --config-file=~/.aws/config -i~/.ssh/k https://x.example/a");
+    assert_eq!(facts.paths, ["~/.aws/config"]);
     let facts = analyze("bash -c 'cat /etc/shadow'");
     assert_eq!(facts.paths, ["/etc/shadow"]);
 }
