@@ -18,9 +18,10 @@ pub enum ProtocolError {
         /// The limit that was exceeded, in bytes.
         limit: usize,
     },
-    /// The stream ended, or its final events arrived, while a tool call was still incomplete;
-    /// the call was dropped.
-    #[error("stream ended before tool call {0} was complete")]
+    /// The stream ended, or its final events arrived, while a tool call was still incomplete
+    /// (the call was dropped), or an upstream that failed ended before its final events. Names
+    /// what was incomplete.
+    #[error("stream ended before {0} was complete")]
     Truncated(String),
     /// The number of verdicts does not match the number of proposed calls.
     #[error("{got} verdicts given for {expected} proposed tool calls")]

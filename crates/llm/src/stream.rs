@@ -58,6 +58,8 @@ pub(crate) trait EventMachine {
     fn end(&mut self) -> Result<(), ProtocolError>;
     /// Bytes currently held back.
     fn held_bytes(&self) -> usize;
+    /// Whether the upstream sent its final event (or an error event): nothing more is due.
+    fn finished(&self) -> bool;
     /// Usage figures seen so far.
     fn usage(&self) -> Usage;
     /// Drops the usage-only final chunk where the API has one.
@@ -79,6 +81,7 @@ pub struct StreamRewriter {
     queued_bytes: usize,
     out: Vec<u8>,
     upstream_over: bool,
+    clean: bool,
     ended: bool,
     failure: Option<ProtocolError>,
 }
@@ -114,6 +117,7 @@ impl StreamRewriter {
             queued_bytes: 0,
             out: Vec::new(),
             upstream_over: false,
+            clean: true,
             ended: false,
             failure: None,
         }
@@ -155,15 +159,17 @@ impl StreamRewriter {
     /// The upstream ended; `clean` when it closed normally rather than failing.
     ///
     /// # Errors
-    /// [`ProtocolError::Truncated`] when a tool call was incomplete (it is dropped), or any error
+    /// [`ProtocolError::Truncated`] when a tool call was incomplete (it is dropped), or when an
+    /// unclean end came before the upstream's final event (the caller then appends
+    /// [`Self::error_event`]); otherwise any error
     /// from the events still to be handled. If a verdict is pending, the check happens when the
     /// last verdict is resolved and [`Self::resolve`] reports it.
     pub fn finish(&mut self, clean: bool) -> Result<(), ProtocolError> {
         self.check_usable()?;
         self.upstream_over = true;
-        // An unclean end may leave half an event in the parser; per the SSE specification it is
-        // discarded either way, and any call it belonged to stays incomplete.
-        let _ = clean;
+        // Half an event left in the parser is discarded, as the SSE specification requires; any
+        // call it belonged to stays incomplete.
+        self.clean = clean;
         let pumped = self.pump();
         self.latch(pumped)
     }
@@ -250,6 +256,9 @@ impl StreamRewriter {
         if self.upstream_over && self.events.is_empty() && self.machine.pending().is_none() {
             self.ended = true;
             self.machine.end()?;
+            if !self.clean && !self.machine.finished() {
+                return Err(ProtocolError::Truncated("the response".into()));
+            }
         }
         Ok(())
     }

@@ -34,6 +34,7 @@ pub(crate) struct AnthropicStream {
     usage: Usage,
     held_bytes: usize,
     upstream_error: bool,
+    finished: bool,
 }
 
 impl AnthropicStream {
@@ -47,6 +48,7 @@ impl AnthropicStream {
             usage: Usage::default(),
             held_bytes: 0,
             upstream_error: false,
+            finished: false,
         }
     }
 
@@ -153,7 +155,7 @@ fn truncated(block: &HeldBlock) -> ProtocolError {
         .get("content_block")
         .and_then(|c| str_at(c, "id"))
         .unwrap_or("(unknown)");
-    ProtocolError::Truncated(id.to_owned())
+    ProtocolError::Truncated(format!("tool call {id}"))
 }
 
 impl EventMachine for AnthropicStream {
@@ -211,10 +213,12 @@ impl EventMachine for AnthropicStream {
                 if let Some(block) = self.open.take() {
                     return Err(truncated(&block));
                 }
+                self.finished = true;
             }
             "error" => {
                 // The upstream failed mid-stream: whatever was held is never released.
                 self.upstream_error = true;
+                self.finished = true;
                 self.open = None;
             }
             _ => {}
@@ -273,6 +277,10 @@ impl EventMachine for AnthropicStream {
 
     fn held_bytes(&self) -> usize {
         self.held_bytes
+    }
+
+    fn finished(&self) -> bool {
+        self.finished
     }
 
     fn usage(&self) -> Usage {

@@ -65,6 +65,7 @@ pub(crate) struct ChatStream {
     usage: Usage,
     held_bytes: usize,
     upstream_error: bool,
+    finished: bool,
 }
 
 impl ChatStream {
@@ -79,6 +80,7 @@ impl ChatStream {
             usage: Usage::default(),
             held_bytes: 0,
             upstream_error: false,
+            finished: false,
         }
     }
 
@@ -391,8 +393,9 @@ impl EventMachine for ChatStream {
         }
         if event.data.trim() == "[DONE]" {
             if let Some(call) = self.first_open_call() {
-                return Err(ProtocolError::Truncated(call.id.clone()));
+                return Err(ProtocolError::Truncated(format!("tool call {}", call.id)));
             }
+            self.finished = true;
             out.extend_from_slice(&event.raw);
             return Ok(());
         }
@@ -404,6 +407,7 @@ impl EventMachine for ChatStream {
         if value.get("error").is_some_and(|e| !e.is_null()) && value.get("choices").is_none() {
             // The upstream failed mid-stream: whatever was held is never released.
             self.upstream_error = true;
+            self.finished = true;
             self.choices.values_mut().for_each(|c| c.open.clear());
             self.held_bytes = 0;
             out.extend_from_slice(&event.raw);
@@ -472,13 +476,19 @@ impl EventMachine for ChatStream {
         let open = self.first_open_call().map(|c| c.id.clone());
         self.choices.values_mut().for_each(|c| c.open.clear());
         match open {
-            Some(id) if !self.upstream_error => Err(ProtocolError::Truncated(id)),
+            Some(id) if !self.upstream_error => {
+                Err(ProtocolError::Truncated(format!("tool call {id}")))
+            }
             _ => Ok(()),
         }
     }
 
     fn held_bytes(&self) -> usize {
         self.held_bytes
+    }
+
+    fn finished(&self) -> bool {
+        self.finished
     }
 
     fn usage(&self) -> Usage {

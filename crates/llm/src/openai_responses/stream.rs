@@ -32,6 +32,18 @@ struct OpenItem {
     bytes: usize,
 }
 
+impl OpenItem {
+    /// The call id of the held item, from its `output_item.added` event.
+    fn call_id(&self) -> String {
+        self.events
+            .first()
+            .and_then(|e| e.value.get("item"))
+            .and_then(|i| str_at(i, "call_id"))
+            .unwrap_or("(unknown)")
+            .to_owned()
+    }
+}
+
 /// A complete call item awaiting its verdict.
 #[derive(Debug)]
 struct Judging {
@@ -39,6 +51,15 @@ struct Judging {
     item: OpenItem,
     final_item: Value,
     call: ProposedCall,
+}
+
+/// An event that arrived while a call item was held and belongs to another item: it waits, so
+/// the agent sees items in `output_index` order.
+#[derive(Debug)]
+struct Waiting {
+    output_index: Option<u64>,
+    ends_response: bool,
+    event: SseEvent,
 }
 
 /// What the agent received in place of a call item.
@@ -56,12 +77,14 @@ pub(crate) struct ResponsesStream {
     limits: Limits,
     open: BTreeMap<u64, OpenItem>,
     judging: VecDeque<Judging>,
+    waiting: VecDeque<Waiting>,
     delivered: HashMap<String, Delivered>,
     next_sequence: Option<u64>,
     calls_seen: usize,
     usage: Usage,
     held_bytes: usize,
     upstream_error: bool,
+    finished: bool,
 }
 
 impl ResponsesStream {
@@ -70,12 +93,14 @@ impl ResponsesStream {
             limits,
             open: BTreeMap::new(),
             judging: VecDeque::new(),
+            waiting: VecDeque::new(),
             delivered: HashMap::new(),
             next_sequence: None,
             calls_seen: 0,
             usage: Usage::default(),
             held_bytes: 0,
             upstream_error: false,
+            finished: false,
         }
     }
 
@@ -182,13 +207,8 @@ impl ResponsesStream {
         out: &mut Vec<u8>,
     ) -> Result<(), ProtocolError> {
         if let Some((_, item)) = self.open.iter().next() {
-            let id = item
-                .events
-                .first()
-                .and_then(|e| e.value.get("item"))
-                .and_then(|i| str_at(i, "call_id"))
-                .unwrap_or("(unknown)");
-            return Err(ProtocolError::Truncated(id.to_owned()));
+            let id = item.call_id();
+            return Err(ProtocolError::Truncated(format!("tool call {id}")));
         }
         let response = value.get_mut("response");
         if let Some(response) = &response {
@@ -219,6 +239,7 @@ impl ResponsesStream {
                 }
             }
         }
+        self.finished = true;
         let raw = if changed { None } else { Some(raw.as_slice()) };
         self.emit(value, raw, out);
         Ok(())
@@ -307,16 +328,8 @@ impl ResponsesStream {
         }
         item
     }
-}
-
-fn set_type(event: &mut Value, kind: &str) {
-    if let Some(fields) = event.as_object_mut() {
-        fields.insert("type".into(), kind.into());
-    }
-}
-
-impl EventMachine for ResponsesStream {
-    fn on_event(&mut self, event: SseEvent, out: &mut Vec<u8>) -> Result<(), ProtocolError> {
+    /// Handles one event in stream order.
+    fn handle(&mut self, event: SseEvent, out: &mut Vec<u8>) -> Result<(), ProtocolError> {
         if event.comment_only {
             out.extend_from_slice(&event.raw);
             return Ok(());
@@ -361,6 +374,7 @@ impl EventMachine for ResponsesStream {
             ("error", _) => {
                 // The upstream failed mid-stream: whatever was held is never released.
                 self.upstream_error = true;
+                self.finished = true;
                 self.open.clear();
                 self.held_bytes = 0;
                 self.emit(value, Some(&event.raw), out);
@@ -371,6 +385,66 @@ impl EventMachine for ResponsesStream {
                 Ok(())
             }
         }
+    }
+
+    /// Handles waiting events that may go now: all of them in order once no call item is held,
+    /// otherwise those of the held items (and a final event, which then reports truncation).
+    fn drain_waiting(&mut self, out: &mut Vec<u8>) -> Result<(), ProtocolError> {
+        while self.judging.is_empty() {
+            let position = if self.open.is_empty() {
+                0
+            } else {
+                let ready = |w: &Waiting| {
+                    w.ends_response || w.output_index.is_some_and(|i| self.open.contains_key(&i))
+                };
+                match self.waiting.iter().position(ready) {
+                    Some(position) => position,
+                    None => break,
+                }
+            };
+            let Some(waiting) = self.waiting.remove(position) else {
+                break;
+            };
+            self.held_bytes = self.held_bytes.saturating_sub(waiting.event.raw.len());
+            self.handle(waiting.event, out)?;
+        }
+        Ok(())
+    }
+}
+
+/// Whether an event type ends the response.
+fn ends_response(kind: &str) -> bool {
+    matches!(
+        kind,
+        "response.completed" | "response.incomplete" | "response.failed" | "error"
+    )
+}
+
+fn set_type(event: &mut Value, kind: &str) {
+    if let Some(fields) = event.as_object_mut() {
+        fields.insert("type".into(), kind.into());
+    }
+}
+
+impl EventMachine for ResponsesStream {
+    fn on_event(&mut self, event: SseEvent, out: &mut Vec<u8>) -> Result<(), ProtocolError> {
+        if self.open.is_empty() && self.waiting.is_empty() {
+            return self.handle(event, out);
+        }
+        let (output_index, ends_response) = if event.comment_only {
+            (None, false)
+        } else {
+            let head: ResponsesHead<'_> = head::parse(&event.data)?;
+            let kind = head.kind.as_deref().unwrap_or_default();
+            (head.output_index, ends_response(kind))
+        };
+        self.held_bytes += event.raw.len();
+        self.waiting.push_back(Waiting {
+            output_index,
+            ends_response,
+            event,
+        });
+        self.drain_waiting(out)
     }
 
     fn pending(&self) -> Option<&ProposedCall> {
@@ -398,21 +472,26 @@ impl EventMachine for ResponsesStream {
             }
         };
         self.delivered.insert(item_id, delivered);
-        Ok(())
+        self.drain_waiting(out)
     }
 
     fn end(&mut self) -> Result<(), ProtocolError> {
         self.held_bytes = 0;
-        let open = !self.open.is_empty();
+        let open = self.open.values().next().map(OpenItem::call_id);
         self.open.clear();
-        if open && !self.upstream_error {
-            return Err(ProtocolError::Truncated("an output item".into()));
+        self.waiting.clear();
+        if let Some(id) = open.filter(|_| !self.upstream_error) {
+            return Err(ProtocolError::Truncated(format!("tool call {id}")));
         }
         Ok(())
     }
 
     fn held_bytes(&self) -> usize {
         self.held_bytes
+    }
+
+    fn finished(&self) -> bool {
+        self.finished
     }
 
     fn usage(&self) -> Usage {

@@ -280,7 +280,9 @@ fn done_without_finish_reason_while_a_chat_call_is_open_is_truncation() {
         &[],
         &mut release_all,
     );
-    assert!(matches!(run.error, Some(ProtocolError::Truncated(id)) if id == "call_mock000001_1"));
+    assert!(
+        matches!(run.error, Some(ProtocolError::Truncated(id)) if id == "tool call call_mock000001_1")
+    );
     assert!(!contains(&run.output, DANGEROUS));
 }
 
@@ -392,4 +394,67 @@ fn malformed_complete_responses_are_refused() {
         proposed_calls(Api::Anthropic, &nameless),
         Err(ProtocolError::Malformed(_))
     ));
+}
+
+#[test]
+fn an_unclean_end_before_the_final_event_is_truncation_even_without_a_call() {
+    for api in APIS {
+        let input = input(&format!("{}-stream-text.sse", prefix(api)));
+        let half = &input[..input.len() / 2];
+        let mut rewriter = StreamRewriter::new(api, Limits::default());
+        let run = run_with(&mut rewriter, half, &[], false, &mut release_all);
+        assert_eq!(
+            run.error,
+            Some(ProtocolError::Truncated("the response".into())),
+            "{api:?}"
+        );
+        let mut rewriter = StreamRewriter::new(api, Limits::default());
+        let run = run_with(&mut rewriter, half, &[], true, &mut release_all);
+        assert_eq!(
+            run.error, None,
+            "{api:?}: a clean end without a call pending is accepted"
+        );
+        let mut rewriter = StreamRewriter::new(api, Limits::default());
+        let run = run_with(&mut rewriter, &input, &[], false, &mut release_all);
+        assert_eq!(run.error, None, "{api:?}: the final event was seen");
+    }
+}
+
+#[test]
+fn responses_items_interleaved_with_a_held_call_wait_for_it() {
+    // Start the second call before the first one's arguments arrive.
+    let text = String::from_utf8(parallel(Api::OpenAiResponses)).unwrap();
+    let events: Vec<&str> = text.split_inclusive("\n\n").collect();
+    let second = events
+        .iter()
+        .position(|e| e.contains("output_item.added") && e.contains("\"output_index\":2"))
+        .unwrap();
+    let first = events
+        .iter()
+        .position(|e| e.contains("output_item.added") && e.contains("\"output_index\":1"))
+        .unwrap();
+    let mut reordered: Vec<&str> = events.clone();
+    let moved = reordered.remove(second);
+    reordered.insert(first + 1, moved);
+    let input = reordered.concat();
+    for deny_first in [true, false] {
+        let run = run_stream(
+            Api::OpenAiResponses,
+            Limits::default(),
+            input.as_bytes(),
+            &[],
+            &mut |c| {
+                if (c.index == 0) == deny_first {
+                    block(c)
+                } else {
+                    release()
+                }
+            },
+        );
+        assert_eq!(run.error, None);
+        assert_eq!(run.calls.len(), 2);
+        // The accumulator checks output_index order and contiguous sequence numbers.
+        let summary = crate::accumulate::stream(Api::OpenAiResponses, &run.output);
+        assert_eq!(summary.calls.len(), 1);
+    }
 }
