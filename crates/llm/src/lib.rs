@@ -11,7 +11,49 @@
 //!
 //! Non-streaming use: [`proposed_calls`], judge each call, then [`apply_verdicts`]. Streaming use:
 //! [`StreamRewriter`], driven by [`StreamRewriter::feed`], [`StreamRewriter::poll`] and
-//! [`StreamRewriter::resolve`].
+//! [`StreamRewriter::resolve`]:
+//!
+//! ```
+//! use warden_llm::{Api, Limits, Step, StreamRewriter, Verdict};
+//!
+//! let upstream: &[&[u8]] = &[
+//!     b"event: content_block_start\ndata: {\"type\":\"content_block_start\",\"index\":0,",
+//!     b"\"content_block\":{\"type\":\"tool_use\",\"id\":\"toolu_1\",\"name\":\"bash\",\"input\":{}}}\n\n",
+//!     b"event: content_block_delta\ndata: {\"type\":\"content_block_delta\",\"index\":0,",
+//!     b"\"delta\":{\"type\":\"input_json_delta\",\"partial_json\":\"{\\\"command\\\":\\\"rm -rf /\\\"}\"}}\n\n",
+//!     b"event: content_block_stop\ndata: {\"type\":\"content_block_stop\",\"index\":0}\n\n",
+//! ];
+//! let mut rewriter = StreamRewriter::new(Api::Anthropic, Limits::default());
+//! let mut to_agent = Vec::new();
+//! for bytes in upstream {
+//!     rewriter.feed(bytes)?;
+//!     loop {
+//!         match rewriter.poll() {
+//!             Step::Emit(bytes) => to_agent.extend_from_slice(&bytes),
+//!             // The caller evaluates policy and writes the ledger record here.
+//!             Step::Judge(call) => rewriter.resolve(Verdict::Block {
+//!                 text: format!("Tool call `{}` denied by rule no-destructive-shell.", call.name),
+//!             })?,
+//!             Step::NeedInput | Step::Done => break,
+//!         }
+//!     }
+//! }
+//! rewriter.finish(true)?;
+//! let text = String::from_utf8(to_agent)?;
+//! assert!(text.contains("\"type\":\"text_delta\""));
+//! assert!(!text.contains("rm -rf"));
+//! # Ok::<(), Box<dyn std::error::Error>>(())
+//! ```
+//!
+//! Design notes. Each stream machine keeps three things apart: events it passes on at once
+//! (text, reasoning, keep-alives: their original bytes, after a borrowed parse of the few fields
+//! that matter), events it holds (everything belonging to one tool call, plus in the Responses
+//! API events of later items that must not overtake it), and events it composes (a released call
+//! re-chunked with rewritten arguments, the text replacing a blocked call). A blocked call is
+//! replaced one for one (an Anthropic `text` block at the same `index`, a Responses `message`
+//! item at the same `output_index`, a chat `delta.content` chunk), so only chat tool-call
+//! indexes and Responses sequence numbers ever need renumbering. Errors latch: after one, no held
+//! call is released.
 
 mod anthropic;
 mod call;

@@ -16,4 +16,5 @@ mod faults;
 mod golden;
 mod properties;
 mod requests;
+mod shapes;
 mod splits;
