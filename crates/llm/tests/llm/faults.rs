@@ -458,3 +458,9 @@ fn responses_items_interleaved_with_a_held_call_wait_for_it() {
         assert_eq!(summary.calls.len(), 1);
     }
 }
+
+#[test]
+fn the_rewriter_can_move_between_threads() {
+    fn assert_send<T: Send>(_: &T) {}
+    assert_send(&StreamRewriter::new(Api::OpenAiChat, Limits::default()));
+}

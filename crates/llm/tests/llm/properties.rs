@@ -119,3 +119,32 @@ fn json_value() -> impl Strategy<Value = Value> {
         ]
     })
 }
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(256))]
+
+    /// Cut anywhere, cleanly or not, a call that was not judged never reaches the agent, and a
+    /// call that was judged is complete.
+    #[test]
+    fn truncation_anywhere_never_leaks_an_unjudged_call(api in any::<u8>(), cut in any::<proptest::sample::Index>(), clean in any::<bool>(), split in any::<proptest::sample::Index>()) {
+        let api = api_of(api);
+        let input = input(&format!("{}-stream-parallel.sse", prefix(api)));
+        let cut = cut.index(input.len() + 1);
+        let head = &input[..cut];
+        let split = split.index(head.len() + 1);
+        let mut rewriter = warden_llm::StreamRewriter::new(api, Limits::default());
+        let run = run_with(&mut rewriter, head, &[split], clean, &mut |_| release());
+        let leaked = head_contains(&run.output, "\"bash\"");
+        let judged = run.calls.iter().any(|c| c.name == "bash");
+        prop_assert!(!leaked || judged, "unjudged call leaked at cut {}", cut);
+        for call in &run.calls {
+            prop_assert!(call.arguments.json().is_some(), "judged an incomplete call: {:?}", call);
+        }
+    }
+}
+
+fn head_contains(haystack: &[u8], needle: &str) -> bool {
+    haystack
+        .windows(needle.len())
+        .any(|w| w == needle.as_bytes())
+}
