@@ -143,18 +143,14 @@ impl ChatStream {
             self.complete_finished_choices(choices);
             return self.emit_or_defer(value, Some(raw), out);
         }
-        let pure = is_single_fragment(choices);
-        let mut envelope = value.clone();
-        if let Some(fields) = envelope.as_object_mut() {
-            fields.insert("choices".into(), Value::Array(Vec::new()));
-            if let Some(usage) = fields.get_mut("usage") {
-                *usage = Value::Null;
-            }
-        }
-        let mut raw = Some(raw).filter(|_| pure);
+        let mut source = Source {
+            envelope: envelope_of(&value),
+            bytes: raw.len(),
+            raw: Some(raw).filter(|_| is_single_fragment(choices)),
+        };
         if let Some(choices) = value.get_mut("choices").and_then(Value::as_array_mut) {
             for choice in choices.iter_mut() {
-                self.absorb_choice(choice, &envelope, &mut raw)?;
+                self.absorb_choice(choice, &mut source)?;
             }
             choices.retain(is_meaningful);
             let keep = !choices.is_empty() || value.get("usage").is_some_and(|u| !u.is_null());
@@ -169,8 +165,7 @@ impl ChatStream {
     fn absorb_choice(
         &mut self,
         choice: &mut Value,
-        envelope: &Value,
-        raw: &mut Option<Vec<u8>>,
+        source: &mut Source,
     ) -> Result<(), ProtocolError> {
         let index = u64_at(choice, "index").unwrap_or(0);
         let delta = choice.get_mut("delta").and_then(Value::as_object_mut);
@@ -188,7 +183,7 @@ impl ChatStream {
         };
         let mut seen = Vec::new();
         for fragment in fragments {
-            seen.push(self.absorb_fragment(index, fragment, envelope, raw.take())?);
+            seen.push(self.absorb_fragment(index, fragment, source)?);
         }
         let finished = choice.get("finish_reason").is_some_and(|f| !f.is_null());
         self.complete(index, |call| {
@@ -201,8 +196,7 @@ impl ChatStream {
         &mut self,
         choice: u64,
         fragment: Value,
-        envelope: &Value,
-        raw: Option<Vec<u8>>,
+        source: &mut Source,
     ) -> Result<u64, ProtocolError> {
         let index = u64_at(&fragment, "index")
             .ok_or_else(|| ProtocolError::Malformed("tool call fragment has no index".into()))?;
@@ -248,13 +242,15 @@ impl ChatStream {
                 limit,
             });
         }
-        let mut value = envelope.clone();
+        let raw = source.raw.take();
+        let mut value = source.envelope.clone();
         if let Some(fields) = value.as_object_mut() {
             let choice_value = json!({"index": choice, "delta": {"tool_calls": [fragment]},
                 "logprobs": null, "finish_reason": null});
             fields.insert("choices".into(), json!([choice_value]));
         }
-        let bytes = raw.as_ref().map_or(0, Vec::len) + value.to_string().len();
+        // Held size is estimated from the upstream chunk rather than measured by serializing.
+        let bytes = source.bytes;
         call.bytes += bytes;
         self.held_bytes += bytes;
         call.fragments.push(Fragment { raw, value });
@@ -349,6 +345,32 @@ impl ChatStream {
             _ => write_event(out, None, &value),
         }
     }
+}
+
+/// Where held fragments of one upstream chunk come from.
+struct Source {
+    /// The chunk without its choices (and with null usage), to wrap each held fragment.
+    envelope: Value,
+    /// The chunk's original bytes, when it is a single fragment that can be replayed verbatim.
+    raw: Option<Vec<u8>>,
+    /// The chunk's size.
+    bytes: usize,
+}
+
+/// A chunk's fields other than `choices`, with `choices` empty and `usage` null.
+fn envelope_of(chunk: &Value) -> Value {
+    let mut fields: serde_json::Map<String, Value> = chunk
+        .as_object()
+        .into_iter()
+        .flatten()
+        .filter(|(key, _)| key.as_str() != "choices")
+        .map(|(key, value)| (key.clone(), value.clone()))
+        .collect();
+    fields.insert("choices".into(), Value::Array(Vec::new()));
+    if let Some(usage) = fields.get_mut("usage") {
+        *usage = Value::Null;
+    }
+    Value::Object(fields)
 }
 
 /// The `delta.tool_calls` array of a choice, if it has one.
