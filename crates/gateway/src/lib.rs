@@ -6,5 +6,8 @@
 //! only wires requests to them.
 
 pub mod config;
+pub mod policy_holder;
+pub mod policy_source;
 
 pub use config::{Config, ConfigError};
+pub use policy_holder::{PolicyHolder, PolicyLoad};

@@ -3,7 +3,6 @@
 //! Each subcommand lives in its own module and only wires arguments to library calls; no policy,
 //! ledger or store logic lives here.
 
-mod bundle_dir;
 mod ledger_cmd;
 mod mock_cmd;
 mod policy_cmd;

@@ -8,7 +8,7 @@ use anyhow::{Context, Result};
 use clap::Subcommand;
 use warden_policy::{Action, Bundle, BundleError, fixtures};
 
-use crate::bundle_dir;
+use warden_gateway::policy_source as bundle_dir;
 
 /// Arguments of `warden policy`.
 #[derive(Debug, clap::Args)]
