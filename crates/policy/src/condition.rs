@@ -226,7 +226,15 @@ impl Checker {
                 }
             }
             Expr::Call(call) => {
-                if matches!(call.func_name.as_str(), "within" | "touches") {
+                // `~` expands to the agent's home: a path function whose paths all come from
+                // literals depends on the agent even when it reads no fact.
+                let literal_only = call
+                    .target
+                    .iter()
+                    .map(|t| t.as_ref())
+                    .chain(call.args.iter())
+                    .all(|e| !mentions_fact(e, &self.scope));
+                if matches!(call.func_name.as_str(), "within" | "touches") && literal_only {
                     self.uses_home = true;
                 }
                 if call.func_name == "matches"
@@ -342,6 +350,23 @@ impl Checker {
                 .reads
                 .push(chain.iter().take(2).copied().collect::<Vec<_>>().join(".")),
         }
+    }
+}
+
+/// Whether an expression reads a fact root or a comprehension variable.
+fn mentions_fact(expr: &IdedExpr, scope: &[String]) -> bool {
+    match &expr.expr {
+        Expr::Ident(name) => {
+            scope.iter().any(|s| s == name) || DEFAULT_FACTS.iter().any(|(r, _)| r == name)
+        }
+        Expr::Select(s) => mentions_fact(&s.operand, scope),
+        Expr::Call(c) => {
+            c.target.as_ref().is_some_and(|t| mentions_fact(t, scope))
+                || c.args.iter().any(|a| mentions_fact(a, scope))
+        }
+        Expr::List(l) => l.elements.iter().any(|e| mentions_fact(e, scope)),
+        Expr::Literal(_) => false,
+        _ => true,
     }
 }
 

@@ -118,7 +118,7 @@ pub struct Explanation {
 
 /// The result of one rule's condition.
 enum Verdict {
-    Skipped(String),
+    Skipped(Skip),
     Matched,
     NotMatched,
     Failed(String),
@@ -151,7 +151,7 @@ impl Bundle {
             let mut scope = Scope {
                 ctx,
                 facts: &facts,
-                bound: false,
+                bound: Vec::new(),
             };
             let mut traces = Vec::new();
             let mut verdicts: Vec<(&Rule, Verdict)> = Vec::with_capacity(self.rules.len());
@@ -292,21 +292,32 @@ impl Bundle {
     }
 }
 
-/// The CEL scope of one evaluation, with the action's facts bound on first use.
+/// The CEL scope of one evaluation. The action's facts are bound root by root, the first time a
+/// condition that reads the root needs CEL; unbound roots keep their defaults from the root
+/// context, which is what they are for actions that do not set them.
 struct Scope<'s, 'p, 'f> {
     ctx: &'s mut cel::Context<'p, 'static>,
     facts: &'f Facts,
-    bound: bool,
+    bound: Vec<&'static str>,
 }
 
 impl Scope<'_, '_, '_> {
-    /// The CEL context with the action's facts bound.
+    /// The CEL context with every fact of the action bound.
     fn cel(&mut self) -> &cel::Context<'_, 'static> {
-        if !self.bound {
-            for (root, value) in &self.facts.roots {
+        let roots: Vec<&'static str> = self.facts.roots.iter().map(|(r, _)| *r).collect();
+        self.cel_for(&roots)
+    }
+
+    /// The CEL context with the given roots bound.
+    fn cel_for(&mut self, roots: &[&'static str]) -> &cel::Context<'_, 'static> {
+        for root in roots {
+            if self.bound.contains(root) {
+                continue;
+            }
+            if let Some(value) = self.facts.get(root) {
                 self.ctx.add_variable_from_value(*root, json_to_cel(value));
             }
-            self.bound = true;
+            self.bound.push(root);
         }
         self.ctx
     }
@@ -329,28 +340,45 @@ impl Scope<'_, '_, '_> {
                 return Ok(result);
             }
         }
-        condition.eval_bool(self.cel())
+        condition.eval_bool(self.cel_for(condition.roots()))
+    }
+}
+
+/// Why a rule was not evaluated.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Skip {
+    /// Its `kinds` do not include the action's kind.
+    Kind,
+    /// Its `tools` do not match the action's tool.
+    Tool,
+}
+
+impl Skip {
+    fn explain(self, rule: &Rule) -> String {
+        match self {
+            Skip::Kind => format!(
+                "applies to {}",
+                names(rule.kinds.iter().flatten().map(|k| k.as_str()))
+            ),
+            Skip::Tool => format!(
+                "applies to tools {}",
+                names(rule.tools.iter().flatten().map(String::as_str))
+            ),
+        }
     }
 }
 
 /// `None` when the rule applies to the action, else why not.
-fn applies(rule: &Rule, action: &Action) -> Option<String> {
+fn applies(rule: &Rule, action: &Action) -> Option<Skip> {
     if let Some(kinds) = &rule.kinds
         && !kinds.contains(&action.kind)
     {
-        return Some(format!(
-            "applies to {}",
-            names(kinds.iter().map(|k| k.as_str()))
-        ));
+        return Some(Skip::Kind);
     }
     if let Some(tools) = &rule.tools {
         let name = action.tool.as_ref().map(|t| t.name.as_str());
-        let hit = name.is_some_and(|n| tools.iter().any(|p| glob_match(p, n)));
-        if !hit {
-            return Some(format!(
-                "applies to tools {}",
-                names(tools.iter().map(String::as_str))
-            ));
+        if !name.is_some_and(|n| tools.iter().any(|p| glob_match(p, n))) {
+            return Some(Skip::Tool);
         }
     }
     None
@@ -472,7 +500,7 @@ fn trace_rule(rule: &Rule, verdict: &Verdict, scope: &cel::Context<'_, '_>) -> R
         source: format!("{}:{}", rule.file, rule.line),
         outcome: rule.outcome,
         skipped: match verdict {
-            Verdict::Skipped(why) => Some(why.clone()),
+            Verdict::Skipped(why) => Some(why.explain(rule)),
             _ => None,
         },
         matched: matches!(verdict, Verdict::Matched),

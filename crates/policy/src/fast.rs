@@ -8,6 +8,8 @@
 //! follow CEL's commutative rules: `false && x` is false and `true || x` is true whatever `x` is.
 
 use cel::IdedExpr;
+use std::cmp::Ordering;
+
 use cel::common::ast::{Expr, LiteralValue};
 use serde_json::Value;
 
@@ -26,7 +28,22 @@ pub(crate) enum Fast {
     Or(Box<Fast>, Box<Fast>),
     Eq(Box<Fast>, Box<Fast>),
     Ne(Box<Fast>, Box<Fast>),
+    /// `<`, `<=`, `>`, `>=` between numbers of the same type.
+    Cmp(Ordering, bool, Box<Fast>, Box<Fast>),
     In(Box<Fast>, Vec<Lit>),
+    /// `s.startsWith(lit)`, `s.endsWith(lit)`, `s.contains(lit)` on strings.
+    StrTest(StrTest, Box<Fast>, String),
+    /// A sub-expression only CEL evaluates: always [`Unsure`], but `false && x` and `true || x`
+    /// still decide natively.
+    Opaque,
+}
+
+/// A string test the fast path performs natively.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum StrTest {
+    StartsWith,
+    EndsWith,
+    Contains,
 }
 
 /// A literal the fast path compares.
@@ -35,6 +52,7 @@ pub(crate) enum Lit {
     Bool(bool),
     Str(String),
     Int(i64),
+    Double(f64),
     Null,
 }
 
@@ -56,12 +74,25 @@ enum Scalar<'a> {
     Bool(bool),
     Str(&'a str),
     Int(i64),
+    Double(f64),
     Null,
 }
 
 impl Fast {
-    /// Compiles the shapes the fast path understands; `None` for anything else.
+    /// Compiles the shapes the fast path understands; `None` when none of the condition is.
     pub(crate) fn compile(expr: &IdedExpr) -> Option<Fast> {
+        match Fast::node(expr) {
+            Fast::Opaque => None,
+            fast => Some(fast),
+        }
+    }
+
+    /// Compiles one node; anything not understood becomes [`Fast::Opaque`].
+    fn node(expr: &IdedExpr) -> Fast {
+        Fast::shape(expr).unwrap_or(Fast::Opaque)
+    }
+
+    fn shape(expr: &IdedExpr) -> Option<Fast> {
         Some(match &expr.expr {
             Expr::Literal(l) => Fast::Lit(literal(l)?),
             Expr::Ident(_) | Expr::Select(_) => {
@@ -77,22 +108,51 @@ impl Fast {
             Expr::Call(call) => {
                 let args = &call.args;
                 match (call.func_name.as_str(), &call.target, args.as_slice()) {
-                    ("!_", None, [a]) => Fast::Not(Box::new(Fast::compile(a)?)),
+                    ("!_", None, [a]) => Fast::Not(Box::new(Fast::shape(a)?)),
                     ("_&&_", None, [a, b]) => {
-                        Fast::And(Box::new(Fast::compile(a)?), Box::new(Fast::compile(b)?))
+                        Fast::And(Box::new(Fast::node(a)), Box::new(Fast::node(b)))
                     }
                     ("_||_", None, [a, b]) => {
-                        Fast::Or(Box::new(Fast::compile(a)?), Box::new(Fast::compile(b)?))
+                        Fast::Or(Box::new(Fast::node(a)), Box::new(Fast::node(b)))
                     }
                     ("_==_", None, [a, b]) => {
-                        Fast::Eq(Box::new(Fast::compile(a)?), Box::new(Fast::compile(b)?))
+                        Fast::Eq(Box::new(Fast::shape(a)?), Box::new(Fast::shape(b)?))
                     }
                     ("_!=_", None, [a, b]) => {
-                        Fast::Ne(Box::new(Fast::compile(a)?), Box::new(Fast::compile(b)?))
+                        Fast::Ne(Box::new(Fast::shape(a)?), Box::new(Fast::shape(b)?))
+                    }
+                    (op @ ("_<_" | "_<=_" | "_>_" | "_>=_"), None, [a, b]) => {
+                        let (ordering, or_equal) = match op {
+                            "_<_" => (Ordering::Less, false),
+                            "_<=_" => (Ordering::Less, true),
+                            "_>_" => (Ordering::Greater, false),
+                            _ => (Ordering::Greater, true),
+                        };
+                        Fast::Cmp(
+                            ordering,
+                            or_equal,
+                            Box::new(Fast::shape(a)?),
+                            Box::new(Fast::shape(b)?),
+                        )
+                    }
+                    (name @ ("startsWith" | "endsWith" | "contains"), Some(target), [arg]) => {
+                        let Expr::Literal(LiteralValue::String(needle)) = &arg.expr else {
+                            return None;
+                        };
+                        let test = match name {
+                            "startsWith" => StrTest::StartsWith,
+                            "endsWith" => StrTest::EndsWith,
+                            _ => StrTest::Contains,
+                        };
+                        Fast::StrTest(
+                            test,
+                            Box::new(Fast::shape(target)?),
+                            needle.inner().to_owned(),
+                        )
                     }
                     ("@in", None, [a, list_expr]) => match &list_expr.expr {
                         Expr::List(list) if list.optional_indices.is_empty() => Fast::In(
-                            Box::new(Fast::compile(a)?),
+                            Box::new(Fast::shape(a)?),
                             list.elements
                                 .iter()
                                 .map(|e| match &e.expr {
@@ -184,6 +244,25 @@ impl Fast {
             }
             Fast::Eq(a, b) => Ok(Val::Bool(equal(a.eval(lookup)?, b.eval(lookup)?)?)),
             Fast::Ne(a, b) => Ok(Val::Bool(!equal(a.eval(lookup)?, b.eval(lookup)?)?)),
+            Fast::Opaque => Err(Unsure),
+            Fast::Cmp(ordering, or_equal, a, b) => {
+                let found = match (scalar(a.eval(lookup)?)?, scalar(b.eval(lookup)?)?) {
+                    (Scalar::Int(x), Scalar::Int(y)) => x.cmp(&y),
+                    (Scalar::Double(x), Scalar::Double(y)) => x.partial_cmp(&y).ok_or(Unsure)?,
+                    _ => return Err(Unsure),
+                };
+                Ok(Val::Bool(
+                    found == *ordering || (*or_equal && found == Ordering::Equal),
+                ))
+            }
+            Fast::StrTest(test, target, needle) => match scalar(target.eval(lookup)?)? {
+                Scalar::Str(s) => Ok(Val::Bool(match test {
+                    StrTest::StartsWith => s.starts_with(needle.as_str()),
+                    StrTest::EndsWith => s.ends_with(needle.as_str()),
+                    StrTest::Contains => s.contains(needle.as_str()),
+                })),
+                _ => Err(Unsure),
+            },
             Fast::In(a, list) => {
                 let v = scalar(a.eval(lookup)?)?;
                 let mut found = false;
@@ -206,6 +285,7 @@ fn same(a: Scalar<'_>, b: Scalar<'_>) -> Result<bool, Unsure> {
         (Scalar::Bool(x), Scalar::Bool(y)) => Ok(x == y),
         (Scalar::Str(x), Scalar::Str(y)) => Ok(x == y),
         (Scalar::Int(x), Scalar::Int(y)) => Ok(x == y),
+        (Scalar::Double(x), Scalar::Double(y)) => Ok(x == y),
         (Scalar::Null, Scalar::Null) => Ok(true),
         _ => Err(Unsure),
     }
@@ -216,10 +296,16 @@ fn scalar(v: Val<'_>) -> Result<Scalar<'_>, Unsure> {
         Val::Lit(Lit::Bool(b)) => Scalar::Bool(*b),
         Val::Lit(Lit::Str(s)) => Scalar::Str(s),
         Val::Lit(Lit::Int(i)) => Scalar::Int(*i),
+        Val::Lit(Lit::Double(d)) => Scalar::Double(*d),
         Val::Lit(Lit::Null) => Scalar::Null,
         Val::Json(Value::Bool(b)) => Scalar::Bool(*b),
         Val::Json(Value::String(s)) => Scalar::Str(s),
-        Val::Json(Value::Number(n)) => Scalar::Int(n.as_i64().ok_or(Unsure)?),
+        // As `json_to_cel` converts: i64 → int, other integers → uint, the rest → double.
+        Val::Json(Value::Number(n)) => match (n.as_i64(), n.is_f64(), n.as_f64()) {
+            (Some(i), _, _) => Scalar::Int(i),
+            (None, true, Some(d)) => Scalar::Double(d),
+            _ => return Err(Unsure),
+        },
         Val::Json(Value::Null) => Scalar::Null,
         Val::Json(_) => return Err(Unsure),
         Val::Bool(b) => Scalar::Bool(b),
@@ -258,6 +344,7 @@ fn literal(l: &LiteralValue) -> Option<Lit> {
         LiteralValue::Boolean(b) => Lit::Bool(**b),
         LiteralValue::String(s) => Lit::Str(s.inner().to_owned()),
         LiteralValue::Int(i) => Lit::Int(**i),
+        LiteralValue::Double(d) => Lit::Double(**d),
         LiteralValue::Null => Lit::Null,
         _ => return None,
     })
@@ -292,6 +379,17 @@ mod tests {
         "null == tool.args.nothing",
         "true",
         "agent.labels.?team.orValue(\"none\") == \"none\"",
+        "agent.tenant == \"nobody\" && tool.name.startsWith(\"ba\") && size(tool.name) > 1",
+        "tool.name.startsWith(\"ba\") || path.touches(\"/etc\")",
+        "tool.name.endsWith(\"sh\") && tool.name.contains(\"as\")",
+        "tool.args.count.startsWith(\"3\")",
+        "size(tool.name) > 100 || agent.id == \"a\"",
+        "request.max_tokens > 10 && request.max_tokens <= 800",
+        "request.projected_cost_usd < 1.0",
+        "request.projected_cost_usd >= 0.002",
+        "request.projected_cost_usd < 1",
+        "tool.args.count < 5",
+        "tool.args.count >= 3.0",
     ];
 
     fn actions() -> Vec<serde_json::Value> {
@@ -302,6 +400,7 @@ mod tests {
             json!({"kind": "tool_call", "agent": {"id": "b", "labels": {"env": "dev", "team": "x"}},
                    "tool": {"name": "fetch", "args": {"url": "http://127.0.0.1/", "count": "3", "flag": false, "nested": 5}}}),
             json!({"kind": "llm_request", "agent": {"id": "c"}, "request": {"model": "m", "max_tokens": 0}}),
+            json!({"kind": "llm_request", "agent": {"id": "c"}, "request": {"model": "m", "max_tokens": 800, "projected_cost_usd": 0.002}}),
         ]
     }
 

@@ -106,24 +106,24 @@ impl ToolMappings {
 
 /// `*` matches any run of characters; everything else matches itself.
 pub fn glob_match(pattern: &str, text: &str) -> bool {
-    let mut parts = pattern.split('*');
-    let Some(first) = parts.next() else {
-        return text.is_empty();
+    let Some((first, rest)) = pattern.split_once('*') else {
+        return pattern == text;
     };
-    let Some(mut rest) = text.strip_prefix(first) else {
+    let Some(mut remaining) = text.strip_prefix(first) else {
         return false;
     };
-    let parts: Vec<&str> = parts.collect();
-    let Some((last, middle)) = parts.split_last() else {
-        return rest.is_empty();
+    // `rest` is what follows the first `*`: middle pieces, then the last piece (a suffix).
+    let (middle, last) = match rest.rsplit_once('*') {
+        Some((middle, last)) => (middle, last),
+        None => ("", rest),
     };
-    for part in middle {
-        match rest.find(part) {
-            Some(i) => rest = rest.get(i + part.len()..).unwrap_or(""),
+    for piece in middle.split('*').filter(|p| !p.is_empty()) {
+        match remaining.find(piece) {
+            Some(i) => remaining = remaining.get(i + piece.len()..).unwrap_or(""),
             None => return false,
         }
     }
-    rest.len() >= last.len() && rest.ends_with(last)
+    remaining.len() >= last.len() && remaining.ends_with(last)
 }
 
 type Profile = (
@@ -245,6 +245,10 @@ mod tests {
         assert!(glob_match("*", ""));
         assert!(!glob_match("read", "read_file"));
         assert!(!glob_match("ab*ba", "aba"));
+        assert!(glob_match("a**b", "ab"));
+        assert!(glob_match("*_file", "_file"));
+        assert!(!glob_match("a*b", "a"));
+        assert!(glob_match("a*", "a"));
     }
 
     #[test]

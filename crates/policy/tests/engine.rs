@@ -345,6 +345,20 @@ fn agent_home_expands_tilde_in_path_functions() {
 }
 
 #[test]
+fn literal_paths_still_expand_the_agents_home() {
+    // No fact is read, but `~` depends on the agent: the load-time verdict must not be used.
+    let b = bundle(
+        "rules:\n  - id: lit\n    when: within(\"~/x\", \"/home/ann\")\n    decision: deny\ndefault: allow\n",
+    );
+    let a = action(
+        json!({"kind": "tool_call", "agent": {"id": "a", "home": "/home/ann"}, "tool": {"name": "t"}}),
+    );
+    assert_eq!(b.evaluate(&a).outcome, Outcome::Deny);
+    let a = action(json!({"kind": "tool_call", "agent": {"id": "a"}, "tool": {"name": "t"}}));
+    assert_eq!(b.evaluate(&a).outcome, Outcome::Allow);
+}
+
+#[test]
 fn explanation_lists_every_rule_with_facts_read() {
     let b = bundle(SHELL);
     let e = b.explain(&bash("sudo rm -rf /var/lib"));

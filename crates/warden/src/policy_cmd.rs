@@ -188,11 +188,12 @@ fn explain(dir: &Path, input: &Path, json: bool) -> Result<ExitCode> {
     let action = Action::from_json(&text)
         .with_context(|| format!("{}: not a valid action", input.display()))?;
     let explanation = bundle.explain(&action);
-    if json {
-        println!("{}", serde_json::to_string_pretty(&explanation)?);
+    let text = if json {
+        serde_json::to_string_pretty(&explanation)? + "\n"
     } else {
-        print!("{}", explanation.render_text());
-    }
+        explanation.render_text()
+    };
+    std::io::stdout().lock().write_all(text.as_bytes())?;
     Ok(ExitCode::SUCCESS)
 }
 
