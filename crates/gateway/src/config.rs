@@ -5,14 +5,13 @@
 //! names the environment variable holding its key, read when the gateway starts.
 
 use std::collections::{BTreeMap, HashSet};
-use std::fmt;
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 
 use schemars::JsonSchema;
 use serde::Deserialize;
 use serde_saphyr::{Location, Spanned};
-use warden_policy::parse_duration_ms;
+use warden_policy::{Diagnostic, parse_duration_ms};
 
 /// The validated configuration.
 #[derive(Debug, Clone, PartialEq)]
@@ -111,33 +110,8 @@ pub enum ConfigError {
     Invalid(Vec<ConfigProblem>),
 }
 
-/// One located problem in a configuration file.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct ConfigProblem {
-    /// The file.
-    pub file: String,
-    /// 1-based line (0 when unknown).
-    pub line: u64,
-    /// 1-based column (0 when unknown).
-    pub column: u64,
-    /// The field (`providers.openai.base_url`).
-    pub field: String,
-    /// What is wrong.
-    pub message: String,
-}
-
-impl fmt::Display for ConfigProblem {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "{}", self.file)?;
-        if self.line > 0 {
-            write!(f, ":{}:{}", self.line, self.column)?;
-        }
-        if !self.field.is_empty() {
-            write!(f, ": {}", self.field)?;
-        }
-        write!(f, ": {}", self.message)
-    }
-}
+/// One located problem in a configuration file (the same shape as a policy file's).
+pub type ConfigProblem = Diagnostic;
 
 fn render(problems: &[ConfigProblem]) -> String {
     problems
