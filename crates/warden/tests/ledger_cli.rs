@@ -9,19 +9,8 @@
     clippy::panic
 )]
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::{Command, Output};
-use std::time::{SystemTime, UNIX_EPOCH};
-
-fn temp_dir(name: &str) -> PathBuf {
-    let nanos = SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .unwrap()
-        .as_nanos();
-    let dir = std::env::temp_dir().join(format!("warden-{name}-{}-{nanos}", std::process::id()));
-    std::fs::create_dir_all(&dir).unwrap();
-    dir
-}
 
 fn warden(dir: &Path, args: &[&str]) -> Output {
     Command::new(env!("CARGO_BIN_EXE_warden"))
@@ -42,7 +31,11 @@ fn ok(out: &Output) -> String {
 
 #[test]
 fn init_creates_a_private_key_and_refuses_to_run_twice() {
-    let dir = temp_dir("cli-init");
+    let tmp = tempfile::Builder::new()
+        .prefix("warden-cli-init-")
+        .tempdir()
+        .unwrap();
+    let dir = tmp.path().to_path_buf();
     let jwk: serde_json::Value =
         serde_json::from_str(&ok(&warden(&dir, &["ledger", "init"]))).unwrap();
     assert_eq!(jwk["kty"], "OKP");
@@ -64,12 +57,15 @@ fn init_creates_a_private_key_and_refuses_to_run_twice() {
     assert_eq!(printed, jwk);
     let pem = ok(&warden(&dir, &["ledger", "public-key", "--format", "pem"]));
     assert!(pem.starts_with("-----BEGIN PUBLIC KEY-----"));
-    let _ = std::fs::remove_dir_all(&dir);
 }
 
 #[test]
 fn verify_names_the_bad_seq_of_a_tampered_export() {
-    let dir = temp_dir("cli-verify");
+    let tmp = tempfile::Builder::new()
+        .prefix("warden-cli-verify-")
+        .tempdir()
+        .unwrap();
+    let dir = tmp.path().to_path_buf();
     ok(&warden(&dir, &["ledger", "init"]));
     ok(&warden(
         &dir,
@@ -130,12 +126,15 @@ fn verify_names_the_bad_seq_of_a_tampered_export() {
         report["problem"].as_str().unwrap().contains("hash"),
         "{report}"
     );
-    let _ = std::fs::remove_dir_all(&dir);
 }
 
 #[test]
 fn show_tail_and_filtered_export() {
-    let dir = temp_dir("cli-browse");
+    let tmp = tempfile::Builder::new()
+        .prefix("warden-cli-browse-")
+        .tempdir()
+        .unwrap();
+    let dir = tmp.path().to_path_buf();
     ok(&warden(&dir, &["ledger", "init"]));
     ok(&warden(
         &dir,
@@ -209,5 +208,4 @@ fn show_tail_and_filtered_export() {
     // …and a record of another agent is not.
     let other = warden(&dir, &["ledger", "show", "--ledger", path, "0"]);
     assert_eq!(other.status.code(), Some(2));
-    let _ = std::fs::remove_dir_all(&dir);
 }

@@ -12,7 +12,7 @@
 
 use std::collections::BTreeMap;
 use std::io::{BufRead, BufReader};
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
@@ -23,16 +23,6 @@ fn warden(dir: &Path) -> Command {
     let mut cmd = Command::new(env!("CARGO_BIN_EXE_warden"));
     cmd.env("WARDEN_DATA_DIR", dir);
     cmd
-}
-
-fn temp_dir(name: &str) -> PathBuf {
-    let nanos = SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .unwrap()
-        .as_nanos();
-    let dir = std::env::temp_dir().join(format!("warden-{name}-{}-{nanos}", std::process::id()));
-    std::fs::create_dir_all(&dir).unwrap();
-    dir
 }
 
 /// Runs `verify --json` with the given receipts and returns (exit code, report).
@@ -56,7 +46,11 @@ fn verify(dir: &Path, receipts: &[&str]) -> (i32, serde_json::Value) {
 
 #[test]
 fn sigkill_mid_batch_never_loses_acknowledged_records() {
-    let dir = temp_dir("crash");
+    let tmp = tempfile::Builder::new()
+        .prefix("warden-crash-")
+        .tempdir()
+        .unwrap();
+    let dir = tmp.path().to_path_buf();
     let init = warden(&dir).args(["ledger", "init"]).output().unwrap();
     assert!(
         init.status.success(),
@@ -162,5 +156,4 @@ fn sigkill_mid_batch_never_loses_acknowledged_records() {
     let (code, report) = verify(&dir, &receipts);
     assert_eq!(code, 0, "{report}");
     assert_eq!(report["report"]["receipts"], receipts.len() as u64);
-    let _ = std::fs::remove_dir_all(&dir);
 }
