@@ -31,13 +31,10 @@ fn ok(out: &Output) -> String {
 
 #[test]
 fn init_creates_a_private_key_and_refuses_to_run_twice() {
-    let tmp = tempfile::Builder::new()
-        .prefix("warden-cli-init-")
-        .tempdir()
-        .unwrap();
-    let dir = tmp.path().to_path_buf();
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path();
     let jwk: serde_json::Value =
-        serde_json::from_str(&ok(&warden(&dir, &["ledger", "init"]))).unwrap();
+        serde_json::from_str(&ok(&warden(dir, &["ledger", "init"]))).unwrap();
     assert_eq!(jwk["kty"], "OKP");
     assert_eq!(jwk["crv"], "Ed25519");
     #[cfg(unix)]
@@ -49,26 +46,23 @@ fn init_creates_a_private_key_and_refuses_to_run_twice() {
             .mode();
         assert_eq!(mode & 0o777, 0o600);
     }
-    let again = warden(&dir, &["ledger", "init"]);
+    let again = warden(dir, &["ledger", "init"]);
     assert_eq!(again.status.code(), Some(2));
     assert!(String::from_utf8_lossy(&again.stderr).contains("already"));
     let printed: serde_json::Value =
-        serde_json::from_str(&ok(&warden(&dir, &["ledger", "public-key"]))).unwrap();
+        serde_json::from_str(&ok(&warden(dir, &["ledger", "public-key"]))).unwrap();
     assert_eq!(printed, jwk);
-    let pem = ok(&warden(&dir, &["ledger", "public-key", "--format", "pem"]));
+    let pem = ok(&warden(dir, &["ledger", "public-key", "--format", "pem"]));
     assert!(pem.starts_with("-----BEGIN PUBLIC KEY-----"));
 }
 
 #[test]
 fn verify_names_the_bad_seq_of_a_tampered_export() {
-    let tmp = tempfile::Builder::new()
-        .prefix("warden-cli-verify-")
-        .tempdir()
-        .unwrap();
-    let dir = tmp.path().to_path_buf();
-    ok(&warden(&dir, &["ledger", "init"]));
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path();
+    ok(&warden(dir, &["ledger", "init"]));
     ok(&warden(
-        &dir,
+        dir,
         &[
             "ledger",
             "bench",
@@ -80,11 +74,11 @@ fn verify_names_the_bad_seq_of_a_tampered_export() {
     ));
     let export = dir.join("export.jsonl");
     ok(&warden(
-        &dir,
+        dir,
         &["ledger", "export", "-o", export.to_str().unwrap()],
     ));
     let clean = ok(&warden(
-        &dir,
+        dir,
         &["ledger", "verify", "--ledger", export.to_str().unwrap()],
     ));
     assert!(clean.starts_with("ledger OK"), "{clean}");
@@ -109,7 +103,7 @@ fn verify_names_the_bad_seq_of_a_tampered_export() {
     let bad = dir.join("tampered.jsonl");
     std::fs::write(&bad, tampered.join("\n") + "\n").unwrap();
     let out = warden(
-        &dir,
+        dir,
         &[
             "ledger",
             "verify",
@@ -130,27 +124,24 @@ fn verify_names_the_bad_seq_of_a_tampered_export() {
 
 #[test]
 fn show_tail_and_filtered_export() {
-    let tmp = tempfile::Builder::new()
-        .prefix("warden-cli-browse-")
-        .tempdir()
-        .unwrap();
-    let dir = tmp.path().to_path_buf();
-    ok(&warden(&dir, &["ledger", "init"]));
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path();
+    ok(&warden(dir, &["ledger", "init"]));
     ok(&warden(
-        &dir,
+        dir,
         &["ledger", "bench", "--records", "30", "--agents", "3"],
     ));
     let shown: serde_json::Value =
-        serde_json::from_str(&ok(&warden(&dir, &["ledger", "show", "5"]))).unwrap();
+        serde_json::from_str(&ok(&warden(dir, &["ledger", "show", "5"]))).unwrap();
     assert_eq!(shown["seq"], 5);
     let id = shown["id"].as_str().unwrap().to_owned();
     let by_id: serde_json::Value =
-        serde_json::from_str(&ok(&warden(&dir, &["ledger", "show", &id]))).unwrap();
+        serde_json::from_str(&ok(&warden(dir, &["ledger", "show", &id]))).unwrap();
     assert_eq!(by_id, shown);
-    let missing = warden(&dir, &["ledger", "show", "999"]);
+    let missing = warden(dir, &["ledger", "show", "999"]);
     assert_eq!(missing.status.code(), Some(2));
 
-    let tail = ok(&warden(&dir, &["ledger", "tail", "-n", "3"]));
+    let tail = ok(&warden(dir, &["ledger", "tail", "-n", "3"]));
     let seqs: Vec<u64> = tail
         .lines()
         .map(|l| {
@@ -164,7 +155,7 @@ fn show_tail_and_filtered_export() {
     let export = dir.join("agent.jsonl");
     let agent = "bench-agent-1";
     ok(&warden(
-        &dir,
+        dir,
         &[
             "ledger",
             "export",
@@ -175,7 +166,7 @@ fn show_tail_and_filtered_export() {
         ],
     ));
     let out = warden(
-        &dir,
+        dir,
         &[
             "ledger",
             "verify",
@@ -200,12 +191,12 @@ fn show_tail_and_filtered_export() {
     let path = export.to_str().unwrap();
     let seq = first_seq.to_string();
     let shown: serde_json::Value = serde_json::from_str(&ok(&warden(
-        &dir,
+        dir,
         &["ledger", "show", "--ledger", path, &seq],
     )))
     .unwrap();
     assert_eq!(shown["record"]["actor"]["agent_id"], agent);
     // …and a record of another agent is not.
-    let other = warden(&dir, &["ledger", "show", "--ledger", path, "0"]);
+    let other = warden(dir, &["ledger", "show", "--ledger", path, "0"]);
     assert_eq!(other.status.code(), Some(2));
 }

@@ -46,12 +46,9 @@ fn verify(dir: &Path, receipts: &[&str]) -> (i32, serde_json::Value) {
 
 #[test]
 fn sigkill_mid_batch_never_loses_acknowledged_records() {
-    let tmp = tempfile::Builder::new()
-        .prefix("warden-crash-")
-        .tempdir()
-        .unwrap();
-    let dir = tmp.path().to_path_buf();
-    let init = warden(&dir).args(["ledger", "init"]).output().unwrap();
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path();
+    let init = warden(dir).args(["ledger", "init"]).output().unwrap();
     assert!(
         init.status.success(),
         "{}",
@@ -69,7 +66,7 @@ fn sigkill_mid_batch_never_loses_acknowledged_records() {
     let mut killed_with_receipts = 0;
     while rounds < ROUNDS && started.elapsed() < TIME_BUDGET {
         rounds += 1;
-        let mut child = warden(&dir)
+        let mut child = warden(dir)
             .args([
                 "ledger",
                 "bench",
@@ -135,7 +132,7 @@ fn sigkill_mid_batch_never_loses_acknowledged_records() {
 
         // After every kill the whole ledger verifies (chain, agent chains, checkpoints) and
         // holds every acknowledged record. Receipts are checked all together at the end.
-        let (code, report) = verify(&dir, &[]);
+        let (code, report) = verify(dir, &[]);
         assert_eq!(code, 0, "round {rounds}: verify failed: {report}");
         let last = report["report"]["last_seq"].as_u64().unwrap();
         if let Some(max) = all.keys().next_back() {
@@ -153,7 +150,7 @@ fn sigkill_mid_batch_never_loses_acknowledged_records() {
 
     // Every receipt issued before any kill still verifies against the final ledger.
     let receipts: Vec<&str> = all.values().map(String::as_str).collect();
-    let (code, report) = verify(&dir, &receipts);
+    let (code, report) = verify(dir, &receipts);
     assert_eq!(code, 0, "{report}");
     assert_eq!(report["report"]["receipts"], receipts.len() as u64);
 }
