@@ -128,7 +128,7 @@ pub fn compute(action: &Action, mappings: &ToolMappings) -> Facts {
         roots.push(("url", with_present(v, true)));
     }
     if let Some(authzen) = &action.authzen {
-        let mut v = default_of("authzen");
+        let mut v = default_value("authzen").cloned().unwrap_or_default();
         if let (Value::Object(dst), Value::Object(src)) = (&mut v, authzen) {
             for (k, val) in src {
                 dst.insert(k.clone(), val.clone());
@@ -164,14 +164,6 @@ pub(crate) fn default_value(root: &str) -> Option<&'static Value> {
         .iter()
         .find(|(r, _)| *r == root)
         .map(|(_, v)| v)
-}
-
-/// The default value of a fact root.
-pub(crate) fn default_of(root: &str) -> Value {
-    DEFAULT_FACTS
-        .iter()
-        .find(|(r, _)| *r == root)
-        .map_or(Value::Null, |(_, f)| f())
 }
 
 /// Runs the analyzers on the typed arguments of a tool call.
