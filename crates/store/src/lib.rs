@@ -11,6 +11,7 @@ mod clock;
 mod config;
 mod error;
 mod handle;
+pub mod keys;
 mod reader;
 mod recovery;
 mod schema;
@@ -26,6 +27,7 @@ pub use clock::{Clock, FixedClock, SystemClock};
 pub use config::LedgerConfig;
 pub use error::{AppendError, StoreError};
 pub use handle::{AppendHandle, Appended, Committed};
+pub use keys::{IssuedKey, KeyInfo, SqliteKeys};
 pub use reader::{LedgerItem, RecordFilter, SqliteReader, StoredCheckpoint, StoredRecord};
 pub use sqlite::SqliteLedger;
 

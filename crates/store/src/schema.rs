@@ -27,6 +27,16 @@ const MIGRATIONS: &[&str] = &[
          note    TEXT NOT NULL,
          time_ms INTEGER NOT NULL
      );",
+    // 2: agent API keys (only a SHA-256 of each secret). `IF NOT EXISTS` because two processes
+    // opening the same file may both find `user_version` 1 and race to apply this.
+    "CREATE TABLE IF NOT EXISTS keys_agent (
+         key_id        TEXT PRIMARY KEY,
+         agent_id      TEXT NOT NULL,
+         secret_sha256 BLOB NOT NULL,
+         created_ms    INTEGER NOT NULL,
+         revoked_ms    INTEGER
+     );
+     CREATE INDEX IF NOT EXISTS keys_agent_created ON keys_agent(created_ms);",
 ];
 
 /// Opens `path` with the durability settings every connection uses: WAL journal,
