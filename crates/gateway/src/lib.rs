@@ -1,13 +1,22 @@
 //! Warden's enforcement points and what they share: the `warden.yaml` configuration, the
-//! listeners, and the LLM, MCP, egress and AuthZEN gateways built on the policy engine, the ledger
-//! and the store.
+//! listeners, and the LLM gateway (MCP, egress and AuthZEN to come) built on the policy engine,
+//! the ledger and the store.
 //!
-//! The decision logic lives in `warden-policy` and the evidence in `warden-ledger`; this crate
-//! only wires requests to them.
+//! The decision logic lives in `warden-policy`, the wire formats in `warden-llm` and the evidence
+//! in `warden-ledger`; this crate only wires requests to them. Start with [`Gateway::new`] and
+//! [`serve`].
 
 pub mod config;
+pub mod identity;
+pub mod llm;
 pub mod policy_holder;
 pub mod policy_source;
+pub mod reload;
+pub mod server;
+pub mod state;
 
 pub use config::{Config, ConfigError};
+pub use identity::{Credentials, KeyOwner};
 pub use policy_holder::{PolicyHolder, PolicyLoad};
+pub use server::{router, serve};
+pub use state::{Gateway, StartError};

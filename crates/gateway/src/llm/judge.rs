@@ -1,0 +1,345 @@
+//! Judging: the policy action for an LLM request or a proposed tool call, the decision, its
+//! ledger record, and what the agent receives. Nothing is released before its record is durable:
+//! a decision that cannot be recorded blocks the call.
+
+use std::collections::{BTreeMap, HashMap};
+
+use serde_json::Value;
+use warden_ledger::{self as ledger, RecordDraft};
+use warden_llm::{Arguments, HistoryItem, ProposedCall, RequestSummary, Verdict};
+use warden_policy::{self as policy, Bundle, Decision, Outcome};
+use warden_store::{Appended, LedgerStore};
+
+use crate::identity::Identity;
+
+/// The rule id recorded when a call's arguments are not JSON and so were never evaluated.
+pub const INVALID_ARGUMENTS_RULE: &str = "warden-invalid-arguments";
+
+/// What Warden knows about one request while judging it and its response.
+#[derive(Debug, Clone)]
+pub struct Context {
+    /// The caller.
+    pub identity: Identity,
+    /// The provider the request goes to.
+    pub provider: String,
+    /// The requested model.
+    pub model: String,
+    /// Earlier tool calls and their results.
+    pub history: Vec<policy::HistoryEntry>,
+    /// Offered tools whose definition changed since first seen.
+    pub changed_tools: Vec<String>,
+}
+
+/// A decision and its durable record.
+#[derive(Debug, Clone)]
+pub struct Judged {
+    /// The policy decision.
+    pub decision: Decision,
+    /// The ledger record, or why it could not be written (the action is then not released).
+    pub record: Result<Appended, String>,
+}
+
+impl Judged {
+    /// The record id, or a placeholder naming the failure.
+    pub fn record_id(&self) -> &str {
+        self.record.as_ref().map_or("(not recorded)", |a| a.id.as_str())
+    }
+
+    /// The signed receipt, when recorded.
+    pub fn receipt(&self) -> Option<&str> {
+        self.record.as_ref().ok().map(|a| a.receipt.as_str())
+    }
+
+    /// Whether the action may go ahead: the outcome releases it and its record is durable.
+    pub fn releases(&self) -> bool {
+        self.record.is_ok()
+            && matches!(
+                self.decision.outcome,
+                Outcome::Allow | Outcome::AllowWithConstraints | Outcome::Remediate
+            )
+    }
+
+    /// Why it does not go ahead, in words for the agent.
+    pub fn refusal(&self) -> String {
+        if let Err(e) = &self.record {
+            return format!("the decision could not be recorded in the ledger ({e})");
+        }
+        let rules = if self.decision.rules.is_empty() {
+            "bundle default".to_owned()
+        } else {
+            self.decision.rules.join(", ")
+        };
+        let mut text = format!(
+            "outcome: {}; rule: {}): {}",
+            self.decision.outcome.as_str(),
+            rules,
+            self.decision.reason.trim()
+        );
+        if self.decision.outcome == Outcome::RequireApproval {
+            text.push_str(" Human approval is not enabled on this gateway, so it is refused.");
+        }
+        text
+    }
+}
+
+/// The conversation's earlier tool calls, each with its result when the agent sent one.
+pub fn history(items: &[HistoryItem]) -> Vec<policy::HistoryEntry> {
+    let results: HashMap<&str, &str> = items
+        .iter()
+        .filter_map(|item| match item {
+            HistoryItem::Result { id, text } => Some((id.as_str(), text.as_str())),
+            HistoryItem::Call { .. } => None,
+        })
+        .collect();
+    items
+        .iter()
+        .filter_map(|item| match item {
+            HistoryItem::Call {
+                id,
+                name,
+                arguments,
+            } => Some(policy::HistoryEntry {
+                tool: name.clone(),
+                args: arguments_value(arguments),
+                result: results.get(id.as_str()).map(|t| (*t).to_owned()),
+            }),
+            HistoryItem::Result { .. } => None,
+        })
+        .collect()
+}
+
+fn arguments_value(arguments: &Arguments) -> Value {
+    match arguments {
+        Arguments::Json(v) => v.clone(),
+        Arguments::Invalid { raw, .. } => Value::String(raw.clone()),
+    }
+}
+
+/// The `llm_request` action for a request.
+pub fn request_action(ctx: &Context, summary: &RequestSummary, api: &str) -> policy::Action {
+    policy::Action {
+        kind: policy::ActionKind::LlmRequest,
+        agent: ctx.identity.agent.clone(),
+        tool: None,
+        request: Some(policy::Request {
+            model: summary.model.clone(),
+            provider: api.to_owned(),
+            input_tokens: 0,
+            max_tokens: summary.max_tokens.unwrap_or(0),
+            projected_cost_usd: 0.0,
+            stream: summary.stream,
+            tools: summary.tools.iter().map(|t| t.name.clone()).collect(),
+            changed_tools: ctx.changed_tools.clone(),
+            text: summary.prompt_text.clone(),
+        }),
+        egress: None,
+        authzen: None,
+        history: ctx.history.clone(),
+        context: BTreeMap::new(),
+    }
+}
+
+/// The `tool_call` action for a proposed call.
+pub fn tool_action(ctx: &Context, call: &ProposedCall) -> policy::Action {
+    policy::Action {
+        kind: policy::ActionKind::ToolCall,
+        agent: ctx.identity.agent.clone(),
+        tool: Some(policy::Tool {
+            name: call.name.clone(),
+            args: arguments_value(&call.arguments),
+            definition_changed: ctx.changed_tools.contains(&call.name),
+            ..policy::Tool::default()
+        }),
+        request: None,
+        egress: None,
+        authzen: None,
+        history: ctx.history.clone(),
+        context: BTreeMap::new(),
+    }
+}
+
+/// Decides a proposed call. Arguments that are not JSON are never evaluated: they are denied.
+pub fn decide_call(bundle: &Bundle, ctx: &Context, call: &ProposedCall) -> Decision {
+    match &call.arguments {
+        Arguments::Json(_) => bundle.evaluate(&tool_action(ctx, call)),
+        Arguments::Invalid { error, .. } => Decision {
+            outcome: Outcome::Deny,
+            rules: vec![INVALID_ARGUMENTS_RULE.into()],
+            reason: format!("The call's arguments are not valid JSON ({error}); it was not evaluated."),
+            matched: Vec::new(),
+            constraints: policy::Constraints::default(),
+            approvals: Vec::new(),
+            rewrite: None,
+            errors: Vec::new(),
+            defaulted: false,
+            bundle: bundle.digest().to_owned(),
+        },
+    }
+}
+
+/// The ledger record of a decision on `action` (secrets in arguments redacted).
+pub fn draft(ctx: &Context, decision: &Decision, action: &policy::Action) -> RecordDraft {
+    let (kind, tool, args) = match (&action.tool, &action.request) {
+        (Some(tool), _) => (
+            ledger::ActionKind::ToolCall,
+            Some(tool.name.clone()),
+            Some(tool.args.clone()),
+        ),
+        (None, Some(_)) => (ledger::ActionKind::LlmRequest, None, None),
+        (None, None) => (ledger::ActionKind::LlmRequest, None, None),
+    };
+    let args_digest = args.as_ref().and_then(digest);
+    let args_redacted = args.map(redact);
+    let constraints = match serde_json::to_value(&decision.constraints) {
+        Ok(Value::Object(map)) => map.into_iter().collect(),
+        _ => BTreeMap::new(),
+    };
+    let approval = (!decision.approvals.is_empty()).then(|| ledger::ApprovalNeed {
+        approvers: decision
+            .approvals
+            .iter()
+            .flat_map(|a| a.spec.approvers.iter().cloned())
+            .collect(),
+        approval_id: None,
+        approved_by: None,
+    });
+    RecordDraft {
+        actor: ledger::Actor {
+            agent_id: Some(ctx.identity.agent.id.clone()),
+            tenant: Some(ctx.identity.agent.tenant.clone()).filter(|t| !t.is_empty()),
+            key_id: Some(ctx.identity.key_id.clone()),
+            run_id: ctx.identity.run_id.clone(),
+            ..ledger::Actor::default()
+        },
+        bundle_digest: Some(decision.bundle.clone()),
+        event: ledger::Event::Decision(Box::new(ledger::Decision {
+            outcome: ledger_outcome(decision.outcome),
+            rule_ids: decision.rules.clone(),
+            reasons: vec![decision.reason.clone()],
+            action: ledger::Action {
+                kind,
+                tool,
+                args_digest,
+                args_redacted,
+                upstream: Some(ctx.provider.clone()),
+                model: Some(ctx.model.clone()),
+            },
+            constraints,
+            rewrite: decision.rewrite.as_ref().map(|r| redact(r.args.clone())),
+            approval,
+            cost: None,
+        })),
+    }
+}
+
+/// Writes the record and waits until it is durable.
+pub async fn record(ledger: &dyn LedgerStore, draft: RecordDraft) -> Result<Appended, String> {
+    ledger.append(draft).await.map_err(|e| e.to_string())
+}
+
+/// What the agent receives for a judged call.
+pub fn verdict(call: &ProposedCall, judged: &Judged) -> Verdict {
+    if judged.releases() {
+        let arguments = match judged.decision.outcome {
+            Outcome::Remediate => judged.decision.rewrite.as_ref().map(|r| r.args.clone()),
+            _ => None,
+        };
+        return Verdict::Release { arguments };
+    }
+    Verdict::Block {
+        text: format!(
+            "Warden blocked the call to tool `{}` ({} Ledger record: {}.",
+            call.name,
+            judged.refusal(),
+            judged.record_id()
+        ),
+    }
+}
+
+fn ledger_outcome(outcome: Outcome) -> ledger::Outcome {
+    match outcome {
+        Outcome::Allow => ledger::Outcome::Allow,
+        Outcome::AllowWithConstraints => ledger::Outcome::AllowWithConstraints,
+        Outcome::Remediate => ledger::Outcome::Remediate,
+        Outcome::RequireApproval => ledger::Outcome::RequireApproval,
+        Outcome::Deny => ledger::Outcome::Deny,
+    }
+}
+
+/// `sha256:<hex>` of the canonical JSON of `value`.
+pub fn digest(value: &Value) -> Option<String> {
+    warden_ledger::canonicalize(value)
+        .ok()
+        .map(|bytes| format!("sha256:{}", warden_ledger::Hash::sha256(&bytes).to_hex()))
+}
+
+/// `value` with every secret in its strings (keys included) replaced by `[REDACTED:kind]`.
+pub fn redact(value: Value) -> Value {
+    match value {
+        Value::String(s) => Value::String(redact_text(s)),
+        Value::Array(items) => Value::Array(items.into_iter().map(redact).collect()),
+        Value::Object(map) => Value::Object(
+            map.into_iter()
+                .map(|(k, v)| (redact_text(k), redact(v)))
+                .collect(),
+        ),
+        other => other,
+    }
+}
+
+fn redact_text(text: String) -> String {
+    let found = warden_analyze::secrets::scan(&text);
+    if found.is_empty() {
+        text
+    } else {
+        warden_analyze::secrets::redact(&text, &found)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    #[test]
+    fn history_pairs_calls_with_their_results() {
+        let items = vec![
+            HistoryItem::Call {
+                id: "c1".into(),
+                name: "bash".into(),
+                arguments: Arguments::parse(r#"{"command":"ls"}"#),
+            },
+            HistoryItem::Call {
+                id: "c2".into(),
+                name: "query".into(),
+                arguments: Arguments::parse("not json"),
+            },
+            HistoryItem::Result {
+                id: "c1".into(),
+                text: "a b c".into(),
+            },
+        ];
+        let entries = history(&items);
+        assert_eq!(entries.len(), 2);
+        assert_eq!(entries[0].tool, "bash");
+        assert_eq!(entries[0].args, json!({"command": "ls"}));
+        assert_eq!(entries[0].result.as_deref(), Some("a b c"));
+        assert_eq!(entries[1].args, json!("not json"));
+        assert_eq!(entries[1].result, None);
+    }
+
+    #[test]
+    fn secrets_are_redacted_everywhere_in_arguments() {
+        let key = "AKIAIOSFODNN7EXAMPLE";
+        let redacted = redact(json!({"env": [format!("AWS_ACCESS_KEY_ID={key}")], key: 1}));
+        let text = redacted.to_string();
+        assert!(!text.contains(key), "{text}");
+        assert!(text.contains("[REDACTED:"), "{text}");
+    }
+
+    #[test]
+    fn digest_is_canonical() {
+        assert_eq!(digest(&json!({"a": 1, "b": 2})), digest(&json!({"b": 2, "a": 1})));
+        assert!(digest(&json!({})).is_some_and(|d| d.starts_with("sha256:")));
+    }
+}

@@ -1,0 +1,89 @@
+//! The gateway's shared state: configuration, the policy in force, the ledger, keys, upstreams
+//! and limits. Built once at start and shared by every request.
+
+use std::sync::Arc;
+
+use tokio::sync::Semaphore;
+use warden_store::LedgerStore;
+
+use crate::config::Config;
+use crate::identity::Credentials;
+use crate::llm::pins::ToolPins;
+use crate::llm::upstream::Upstreams;
+use crate::policy_holder::PolicyHolder;
+
+/// Everything a request handler needs.
+pub struct Gateway {
+    /// The validated configuration.
+    pub config: Config,
+    /// The policy bundle in force.
+    pub policy: Arc<PolicyHolder>,
+    /// The ledger every decision is written to before release.
+    pub ledger: Arc<dyn LedgerStore>,
+    /// Agent keys.
+    pub credentials: Arc<dyn Credentials>,
+    /// Providers and the HTTP client.
+    pub upstreams: Upstreams,
+    /// Permits for concurrent streams.
+    pub streams: Arc<Semaphore>,
+    /// Pinned tool definitions.
+    pub pins: ToolPins,
+}
+
+impl std::fmt::Debug for Gateway {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Gateway")
+            .field("listen", &self.config.listen)
+            .field("upstreams", &self.upstreams)
+            .finish_non_exhaustive()
+    }
+}
+
+/// Why the gateway cannot start.
+#[derive(Debug, thiserror::Error)]
+pub enum StartError {
+    /// The policy bundle does not load (nothing would be released, so Warden refuses to start).
+    #[error("the policy bundle does not load:\n{0}")]
+    Policy(String),
+    /// The HTTP client could not be built.
+    #[error("building the upstream client: {0}")]
+    Client(String),
+}
+
+impl Gateway {
+    /// Builds the gateway: loads the bundle (recording the load in the ledger) and reads the
+    /// providers' keys with `env`.
+    pub async fn new(
+        config: Config,
+        ledger: Arc<dyn LedgerStore>,
+        credentials: Arc<dyn Credentials>,
+        env: impl Fn(&str) -> Option<String>,
+    ) -> Result<Gateway, StartError> {
+        let policy = Arc::new(PolicyHolder::new(&config.bundle));
+        let load = policy.reload();
+        crate::reload::record(ledger.as_ref(), &config, &load).await;
+        if policy.current().is_none() {
+            let error = match load {
+                crate::PolicyLoad::Rejected { error, .. } => error,
+                other => format!("{other:?}"),
+            };
+            return Err(StartError::Policy(error));
+        }
+        let upstreams = Upstreams::new(&config, env).map_err(|e| StartError::Client(e.to_string()))?;
+        for (provider, var) in upstreams.missing_keys() {
+            tracing::warn!(
+                "provider `{provider}`: environment variable {var} is not set; requests routed to it are refused"
+            );
+        }
+        let streams = usize::try_from(config.limits.max_concurrent_streams).unwrap_or(usize::MAX);
+        Ok(Gateway {
+            streams: Arc::new(Semaphore::new(streams)),
+            policy,
+            ledger,
+            credentials,
+            upstreams,
+            pins: ToolPins::default(),
+            config,
+        })
+    }
+}
