@@ -1,0 +1,172 @@
+"""Requests `warden serve` refuses or passes on, seen from the official SDKs: keys, body size,
+secrets in prompts, upstream status errors, the model list, and the provider key staying with
+Warden. Every refusal uses the provider's error JSON, so the SDKs raise their usual exceptions.
+"""
+
+import anthropic
+import openai
+import pytest
+
+from gateway_harness import (  # noqa: F401  (fixtures)
+    ANTHROPIC_MODEL,
+    OPENAI_MODEL,
+    PROVIDER_KEY,
+    chat_request,
+    gateway,
+    messages_request,
+    responses_request,
+    upstream,
+    user,
+)
+
+MOCK_MODELS = {"gpt-4o-mini", "gpt-4.1", "claude-haiku-4-5", "claude-opus-4-1"}
+AWS_KEY = "AKIAIOSFODNN7EXAMPLE"
+GITHUB_TOKEN = "ghp_16C7e42F292c6912E7710c838347Ae178B4a"
+STREAMING = [pytest.param(False, id="create"), pytest.param(True, id="stream")]
+
+
+def send(client, api, prompt, stream=False):
+    """One request through `client` (an OpenAI or Anthropic SDK client), read to the end."""
+    if api == "chat":
+        result = client.chat.completions.create(**chat_request(prompt), stream=stream)
+    elif api == "responses":
+        result = client.responses.create(**responses_request(prompt), stream=stream)
+    else:
+        result = client.messages.create(**messages_request(prompt), stream=stream)
+    return list(result) if stream else result
+
+
+def client_for(gateway, api, key=None, **options):
+    return gateway.anthropic(key, **options) if api == "messages" else gateway.openai(key, **options)
+
+
+def sdk(api):
+    return anthropic if api == "messages" else openai
+
+
+APIS = ["chat", "responses", "messages"]
+
+
+# --- Keys ----------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("api", APIS)
+def test_unknown_key_raises_authentication_error(gateway, upstream, api):
+    mark = upstream.mark()
+    with pytest.raises(sdk(api).AuthenticationError) as raised:
+        send(client_for(gateway, api, key="wk_not-a-real-key"), api, "hi")
+    assert raised.value.status_code == 401
+    assert upstream.sent_since(mark) == "", "a request with an unknown key was forwarded upstream"
+
+
+@pytest.mark.parametrize("api", APIS)
+def test_missing_key_raises_authentication_error(gateway, upstream, api):
+    mark = upstream.mark()
+    client = client_for(gateway, api, default_headers={"Authorization": sdk(api).Omit()})
+    with pytest.raises(sdk(api).AuthenticationError) as raised:
+        send(client, api, "hi")
+    assert raised.value.status_code == 401
+    assert upstream.sent_since(mark) == ""
+
+
+def test_the_key_is_accepted_as_x_api_key(gateway):
+    client = anthropic.Anthropic(
+        base_url=gateway.url,
+        api_key="unused",
+        default_headers={"Authorization": anthropic.Omit(), "x-api-key": gateway.key},
+        max_retries=0,
+        timeout=20,
+    )
+    message = client.messages.create(model=ANTHROPIC_MODEL, max_tokens=256, messages=user("hi"))
+    assert message.content[0].text.startswith("Hello!")
+
+
+def test_a_wrong_x_api_key_raises_authentication_error(gateway):
+    client = anthropic.Anthropic(
+        base_url=gateway.url,
+        api_key="unused",
+        default_headers={"Authorization": anthropic.Omit(), "x-api-key": "wk_wrong"},
+        max_retries=0,
+    )
+    with pytest.raises(anthropic.AuthenticationError):
+        client.messages.create(model=ANTHROPIC_MODEL, max_tokens=256, messages=user("hi"))
+
+
+def test_upstream_gets_the_provider_key_and_never_the_agent_key(gateway, upstream):
+    mark = upstream.mark()
+    gateway.openai().chat.completions.create(model=OPENAI_MODEL, messages=user("hi"))
+    gateway.anthropic().messages.create(model=ANTHROPIC_MODEL, max_tokens=256, messages=user("hi"))
+    sent = upstream.sent_since(mark)
+    assert sent.count(PROVIDER_KEY) >= 2, sent[:2000]
+    assert gateway.key not in sent
+
+
+# --- Body size -----------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("api", APIS)
+def test_oversized_body_is_refused_with_413_in_the_provider_shape(gateway, upstream, api):
+    mark = upstream.mark()
+    with pytest.raises(sdk(api).APIStatusError) as raised:
+        send(client_for(gateway, api), api, "x" * (1024 * 1024 + 1))
+    error = raised.value
+    assert error.status_code == 413
+    if api == "messages":
+        assert error.body["type"] == "error"
+        assert error.body["error"]["type"] == "request_too_large"
+    else:
+        # The OpenAI SDK keeps the `error` object of `{"error": {...}}` as the body.
+        assert isinstance(error.body, dict) and error.body.get("message"), error.body
+        assert error.body.get("type") == "invalid_request_error"
+    assert upstream.sent_since(mark) == ""
+
+
+# --- Secrets in prompts --------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("stream", STREAMING)
+@pytest.mark.parametrize("api", APIS)
+@pytest.mark.parametrize("secret", [AWS_KEY, GITHUB_TOKEN], ids=["aws", "github"])
+def test_prompt_with_a_secret_is_refused_before_any_upstream_call(gateway, upstream, api, stream, secret):
+    mark = upstream.mark()
+    with pytest.raises(sdk(api).PermissionDeniedError) as raised:
+        send(client_for(gateway, api), api, f"deploy with {secret} please", stream=stream)
+    assert raised.value.status_code == 403
+    assert "secrets-in-prompt" in str(raised.value.body)
+    assert secret not in str(raised.value.body), "the refusal echoes the secret"
+    assert upstream.sent_since(mark) == "", "the prompt with the secret was sent upstream"
+
+
+# --- Upstream status errors ----------------------------------------------------------------
+
+
+@pytest.mark.parametrize("stream", STREAMING)
+@pytest.mark.parametrize("api", APIS)
+def test_upstream_500_raises_internal_server_error(gateway, api, stream):
+    with pytest.raises(sdk(api).InternalServerError) as raised:
+        send(client_for(gateway, api), api, "mock:error-500", stream=stream)
+    assert raised.value.status_code == 500
+
+
+@pytest.mark.parametrize("api", APIS)
+def test_upstream_503_keeps_its_status_class(gateway, api):
+    with pytest.raises(sdk(api).APIStatusError) as raised:
+        send(client_for(gateway, api), api, "mock:unavailable")
+    assert 500 <= raised.value.status_code < 600
+
+
+# --- Models --------------------------------------------------------------------------------
+
+
+def test_models_list_returns_the_models_policy_allows(gateway):
+    ids = [model.id for model in gateway.openai().models.list()]
+    assert ids, "no models listed"
+    assert set(ids) <= MOCK_MODELS, ids
+    assert len(ids) == len(set(ids)), f"duplicate models: {ids}"
+    # The baseline bundle allows every model.
+    assert {"gpt-4o-mini", "claude-haiku-4-5"} <= set(ids), ids
+
+
+def test_models_list_needs_a_key(gateway):
+    with pytest.raises(openai.AuthenticationError):
+        list(gateway.openai(key="wk_wrong").models.list())
