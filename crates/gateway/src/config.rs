@@ -319,7 +319,7 @@ impl Validator<'_> {
             "127.0.0.1:8080",
         );
         let admin_listen = self.addr(raw.listen.admin.as_ref(), "listen.admin", "127.0.0.1:8081");
-        if listen == admin_listen {
+        if listen == admin_listen && listen.port() != 0 {
             let at = raw
                 .listen
                 .admin

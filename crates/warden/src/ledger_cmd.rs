@@ -14,7 +14,9 @@ mod verify;
 use std::path::PathBuf;
 use std::process::ExitCode;
 
+use anyhow::Context;
 use clap::{Args, Subcommand, ValueEnum};
+use warden_store::LedgerStore;
 
 /// Arguments of `warden ledger`.
 #[derive(Debug, Args)]
@@ -88,19 +90,37 @@ pub fn run(args: LedgerArgs) -> anyhow::Result<ExitCode> {
 }
 
 fn init(dir: &std::path::Path, args: InitArgs) -> anyhow::Result<ExitCode> {
-    let key = keyfile::create(dir)?;
-    let public = key.public_key();
     let config = warden_store::LedgerConfig {
         origin: args.origin,
         ..warden_store::LedgerConfig::default()
     };
+    let store = create(dir, config, "warden ledger init")?;
+    let public = store.public_key();
+    store.close();
+    emit(&format!(
+        "{}\n",
+        serde_json::to_string_pretty(&public.to_jwk())?
+    ))?;
+    eprintln!("ledger created in {}", source::db_path(dir).display());
+    Ok(ExitCode::SUCCESS)
+}
+
+/// Creates the signing key and the ledger in `dir`, whose first record is the key's creation
+/// by `principal`.
+pub(crate) fn create(
+    dir: &std::path::Path,
+    config: warden_store::LedgerConfig,
+    principal: &str,
+) -> anyhow::Result<warden_store::SqliteLedger> {
+    let key = keyfile::create(dir)?;
+    let public = key.public_key();
     let db = source::db_path(dir);
     let store =
         warden_store::SqliteLedger::create(&db, key, config, Box::new(warden_store::SystemClock))
             .inspect_err(|_| keyfile::discard(dir))?;
     let created = warden_ledger::RecordDraft {
         actor: warden_ledger::Actor {
-            principal: Some("warden ledger init".into()),
+            principal: Some(principal.into()),
             ..Default::default()
         },
         bundle_digest: None,
@@ -110,15 +130,23 @@ fn init(dir: &std::path::Path, args: InitArgs) -> anyhow::Result<ExitCode> {
             previous_key_id: None,
         }),
     };
-    use warden_store::LedgerStore;
     store.append(created).wait()?;
-    store.close();
-    emit(&format!(
-        "{}\n",
-        serde_json::to_string_pretty(&public.to_jwk())?
-    ))?;
-    eprintln!("ledger created in {}", db.display());
-    Ok(ExitCode::SUCCESS)
+    Ok(store)
+}
+
+/// Opens the ledger in `dir`, creating it (and its key) when the directory has none.
+pub(crate) fn open_or_create(
+    dir: &std::path::Path,
+    config: warden_store::LedgerConfig,
+    principal: &str,
+) -> anyhow::Result<warden_store::SqliteLedger> {
+    if !keyfile::key_path(dir).exists() {
+        return create(dir, config, principal);
+    }
+    let key = keyfile::load(dir)?;
+    let db = source::db_path(dir);
+    warden_store::SqliteLedger::open(&db, key, config, Box::new(warden_store::SystemClock))
+        .with_context(|| format!("opening the ledger in {}", db.display()))
 }
 
 fn public_key(dir: &std::path::Path, args: PublicKeyArgs) -> anyhow::Result<ExitCode> {

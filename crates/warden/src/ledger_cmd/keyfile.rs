@@ -12,17 +12,12 @@ pub fn key_path(dir: &Path) -> PathBuf {
     dir.join("ledger-signing.key")
 }
 
-/// Generates a key from OS randomness and writes it; fails if a key file already exists.
+/// Generates a key from OS randomness and writes it; fails if a key file already exists. (A
+/// database that already holds a ledger is refused by `SqliteLedger::create`; the caller then
+/// discards the new key.)
 pub fn create(dir: &Path) -> anyhow::Result<LedgerSigningKey> {
     std::fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;
     let path = key_path(dir);
-    let db = super::source::db_path(dir);
-    if db.exists() {
-        anyhow::bail!(
-            "{} already exists: this data directory already holds a ledger",
-            db.display()
-        );
-    }
     let key = warden_store::generate_signing_key()?;
     let mut options = std::fs::OpenOptions::new();
     options.write(true).create_new(true);

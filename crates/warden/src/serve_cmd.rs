@@ -1,0 +1,128 @@
+//! `warden serve`: the gateway.
+//!
+//! Loads the configuration, opens (or on first start creates) the ledger and the key store in
+//! the data directory, takes the directory's lock so no second gateway writes the same ledger,
+//! then serves agents until SIGINT or SIGTERM. Prints `listening on http://ADDR` as the first
+//! line of stdout (flushed at once: scripts and tests parse it); logs go to stderr.
+
+use std::io::Write;
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+use std::sync::Arc;
+
+use anyhow::{Context, Result};
+use warden_gateway::{Config, Gateway};
+use warden_store::{LedgerConfig, LedgerStore, SqliteKeys};
+
+/// Arguments of `warden serve`.
+#[derive(Debug, clap::Args)]
+pub struct ServeArgs {
+    /// The configuration file (see examples/warden.yaml).
+    #[arg(long, env = "WARDEN_CONFIG", default_value = "warden.yaml")]
+    config: PathBuf,
+}
+
+/// Runs `warden serve`.
+pub fn run(args: ServeArgs) -> Result<ExitCode> {
+    init_logging();
+    let config = Config::load(&args.config)?;
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .context("starting the async runtime")?;
+    let outcome = runtime.block_on(serve(config));
+    runtime.shutdown_timeout(std::time::Duration::from_secs(5));
+    outcome
+}
+
+async fn serve(config: Config) -> Result<ExitCode> {
+    let dir = config.data_dir.clone();
+    std::fs::create_dir_all(&dir).with_context(|| format!("creating {}", dir.display()))?;
+    let _lock = lock(&dir)?;
+    let ledger_config = LedgerConfig {
+        checkpoint_every: config.ledger.checkpoint_every,
+        checkpoint_interval_ms: config.ledger.checkpoint_interval_ms,
+        ..LedgerConfig::default()
+    };
+    let ledger = Arc::new(crate::ledger_cmd::open_or_create(
+        &dir,
+        ledger_config,
+        "warden serve",
+    )?);
+    let db = dir.join("warden.db");
+    let keys = SqliteKeys::open(&db).with_context(|| format!("opening {}", db.display()))?;
+    let listen = config.listen;
+    let ledger_dyn: Arc<dyn LedgerStore> = ledger.clone();
+    let gateway = Gateway::new(config, ledger_dyn, Arc::new(keys), |var| {
+        std::env::var(var).ok()
+    })
+    .await?;
+    let listener = tokio::net::TcpListener::bind(listen)
+        .await
+        .with_context(|| format!("binding {listen}"))?;
+    let addr = listener.local_addr().context("reading the bound address")?;
+    let mut stdout = std::io::stdout();
+    writeln!(stdout, "listening on http://{addr}")?;
+    stdout.flush()?;
+    tracing::info!(%addr, data_dir = %dir.display(), "serving agents");
+    warden_gateway::serve(Arc::new(gateway), listener, shutdown_signal())
+        .await
+        .context("serving")?;
+    tracing::info!("stopped; closing the ledger");
+    Ok(ExitCode::SUCCESS)
+}
+
+/// Holds an exclusive lock on `DIR/warden.lock` for the life of the process.
+fn lock(dir: &Path) -> Result<std::fs::File> {
+    let path = dir.join("warden.lock");
+    let file = std::fs::OpenOptions::new()
+        .create(true)
+        .truncate(false)
+        .write(true)
+        .open(&path)
+        .with_context(|| format!("opening {}", path.display()))?;
+    file.try_lock().map_err(|_| {
+        anyhow::anyhow!(
+            "{} is locked: another `warden serve` is using this data directory",
+            path.display()
+        )
+    })?;
+    Ok(file)
+}
+
+async fn shutdown_signal() {
+    #[cfg(unix)]
+    {
+        use tokio::signal::unix::{SignalKind, signal};
+        match signal(SignalKind::terminate()) {
+            Ok(mut term) => {
+                tokio::select! {
+                    _ = tokio::signal::ctrl_c() => {}
+                    _ = term.recv() => {}
+                }
+            }
+            Err(_) => {
+                let _ = tokio::signal::ctrl_c().await;
+            }
+        }
+    }
+    #[cfg(not(unix))]
+    {
+        let _ = tokio::signal::ctrl_c().await;
+    }
+    tracing::info!("shutting down: finishing in-flight requests");
+}
+
+/// Logs to stderr at the level named by `WARDEN_LOG` (`error`, `warn`, `info` (default),
+/// `debug`, `trace`).
+fn init_logging() {
+    let level = std::env::var("WARDEN_LOG")
+        .ok()
+        .and_then(|l| l.parse::<tracing::Level>().ok())
+        .unwrap_or(tracing::Level::INFO);
+    let _ = tracing_subscriber::fmt()
+        .with_writer(std::io::stderr)
+        .with_max_level(level)
+        .with_target(false)
+        .try_init();
+}
