@@ -148,8 +148,14 @@ mod tests {
             presented_key(&headers(&[("x-api-key", "wdn_c_d")])),
             Some("wdn_c_d")
         );
-        assert_eq!(presented_key(&headers(&[("authorization", "Basic xyz")])), None);
-        assert_eq!(presented_key(&headers(&[("authorization", "Bearer ")])), None);
+        assert_eq!(
+            presented_key(&headers(&[("authorization", "Basic xyz")])),
+            None
+        );
+        assert_eq!(
+            presented_key(&headers(&[("authorization", "Bearer ")])),
+            None
+        );
         assert_eq!(presented_key(&HeaderMap::new()), None);
     }
 }

@@ -69,7 +69,8 @@ impl Gateway {
             };
             return Err(StartError::Policy(error));
         }
-        let upstreams = Upstreams::new(&config, env).map_err(|e| StartError::Client(e.to_string()))?;
+        let upstreams =
+            Upstreams::new(&config, env).map_err(|e| StartError::Client(e.to_string()))?;
         for (provider, var) in upstreams.missing_keys() {
             tracing::warn!(
                 "provider `{provider}`: environment variable {var} is not set; requests routed to it are refused"

@@ -41,7 +41,7 @@ pub struct Appended {
 #[must_use = "the record is only known durable once the handle resolves"]
 pub struct AppendHandle {
     rx: oneshot::Receiver<Result<Committed, AppendError>>,
-    key: Arc<LedgerSigningKey>,
+    key: Option<Arc<LedgerSigningKey>>,
 }
 
 impl AppendHandle {
@@ -49,7 +49,14 @@ impl AppendHandle {
         rx: oneshot::Receiver<Result<Committed, AppendError>>,
         key: Arc<LedgerSigningKey>,
     ) -> Self {
-        Self { rx, key }
+        Self { rx, key: Some(key) }
+    }
+
+    /// A handle that resolves at once with `error`: for stores that fail before queueing.
+    pub fn failed(error: AppendError) -> Self {
+        let (tx, rx) = oneshot::channel();
+        let _ = tx.send(Err(error));
+        Self { rx, key: None }
     }
 
     /// Blocks the current thread until the record is durable. Do not call from async code.
@@ -68,8 +75,11 @@ impl Future for AppendHandle {
             Poll::Ready(Ok(Err(e))) => return Poll::Ready(Err(e)),
             Poll::Ready(Ok(Ok(c))) => c,
         };
-        let receipt = sign_receipt(&committed.claims, &self.key)
-            .map_err(|e| AppendError::Receipt(e.to_string()));
+        let Some(key) = &self.key else {
+            return Poll::Ready(Err(AppendError::Receipt("no signing key".into())));
+        };
+        let receipt =
+            sign_receipt(&committed.claims, key).map_err(|e| AppendError::Receipt(e.to_string()));
         Poll::Ready(receipt.map(|receipt| Appended {
             seq: committed.claims.seq,
             id: committed.claims.rid.clone(),

@@ -64,7 +64,10 @@ pub fn run(args: QuickstartArgs) -> Result<ExitCode> {
     heading("Where everything is");
     let w = exe.display();
     println!("  working directory   {}", dir.display());
-    println!("  gateway config      {}", dir.join("warden.yaml").display());
+    println!(
+        "  gateway config      {}",
+        dir.join("warden.yaml").display()
+    );
     println!("  ledger and keys     {}", data.display());
     println!("  ledger public key   {}", public_key.key_id());
     println!();
@@ -145,13 +148,16 @@ async fn conversation(dir: &Path, bundle: &Path) -> Result<LedgerPublicKey> {
     ));
     println!("  model provider (scripted)  {mock_url}");
     println!("  Warden gateway             {base}   (the agent's base_url)");
-    println!("  agent `{AGENT}` key       {}…   (stored hashed)", agent_key.get(..16).unwrap_or(""));
+    println!(
+        "  agent `{AGENT}` key       {}…   (stored hashed)",
+        agent_key.get(..16).unwrap_or("")
+    );
 
     let agent = Agent {
         http: reqwest::Client::new(),
         base,
         key: agent_key,
-        public_key: public_key.clone(),
+        public_key,
     };
     let played = agent.play().await;
     let _ = stop.send(());
@@ -184,7 +190,12 @@ impl Agent {
     async fn play(&self) -> Result<()> {
         heading("1. \"Please list the logs\": an ordinary command, allowed");
         let (message, _) = self.turn(&[user("Please list the logs.")]).await?;
-        let calls = message["tool_calls"].as_array().cloned().unwrap_or_default();
+        let calls = message
+            .get("tool_calls")
+            .unwrap_or(&Value::Null)
+            .as_array()
+            .cloned()
+            .unwrap_or_default();
         let Some(call) = calls.first() else {
             bail!("the allowed tool call was not delivered: {message}");
         };
@@ -192,10 +203,17 @@ impl Agent {
         let history = [
             user("Please list the logs."),
             message.clone(),
-            json!({"role": "tool", "tool_call_id": call["id"], "content": "syslog  auth.log  kern.log"}),
+            json!({"role": "tool", "tool_call_id": call.get("id"), "content": "syslog  auth.log  kern.log"}),
         ];
         let (answer, _) = self.turn(&history).await?;
-        println!("  \"{}\"", answer["content"].as_str().unwrap_or_default());
+        println!(
+            "  \"{}\"",
+            answer
+                .get("content")
+                .unwrap_or(&Value::Null)
+                .as_str()
+                .unwrap_or_default()
+        );
 
         heading("2. \"Please clean up the disk\": a destructive command, denied");
         let (message, _) = self.turn(&[user("Please clean up the disk.")]).await?;
@@ -230,19 +248,40 @@ impl Agent {
             .filter_map(|v| v.to_str().ok().map(str::to_owned))
             .collect();
         let bytes = response.bytes().await?;
-        let value: Value = serde_json::from_slice(&bytes).context("reading the gateway's answer")?;
+        let value: Value =
+            serde_json::from_slice(&bytes).context("reading the gateway's answer")?;
         if !status.is_success() {
             bail!("the gateway answered {status}: {value}");
         }
-        let message = value["choices"][0]["message"].clone();
-        for call in message["tool_calls"].as_array().into_iter().flatten() {
+        let message = value
+            .pointer("/choices/0/message")
+            .cloned()
+            .unwrap_or(Value::Null);
+        for call in message
+            .get("tool_calls")
+            .unwrap_or(&Value::Null)
+            .as_array()
+            .into_iter()
+            .flatten()
+        {
             println!(
                 "  delivered to the agent: {}({})",
-                call["function"]["name"].as_str().unwrap_or_default(),
-                call["function"]["arguments"].as_str().unwrap_or_default()
+                call.pointer("/function/name")
+                    .unwrap_or(&Value::Null)
+                    .as_str()
+                    .unwrap_or_default(),
+                call.pointer("/function/arguments")
+                    .unwrap_or(&Value::Null)
+                    .as_str()
+                    .unwrap_or_default()
             );
         }
-        if let Some(text) = message["content"].as_str().filter(|_| messages.len() == 1) {
+        if let Some(text) = message
+            .get("content")
+            .unwrap_or(&Value::Null)
+            .as_str()
+            .filter(|_| messages.len() == 1)
+        {
             println!("  assistant text the agent received:\n    {text}");
         }
         // The first receipt is the request's decision, then one per tool call.
@@ -251,7 +290,10 @@ impl Agent {
                 .context("a receipt did not verify")?;
             let outcome = claims.outcome.map_or("-", |o| o.as_str());
             let what = if i == 0 { "request  " } else { "tool call" };
-            println!("  receipt, {what} {outcome:<9} {} (signature verified)", claims.rid);
+            println!(
+                "  receipt, {what} {outcome:<9} {} (signature verified)",
+                claims.rid
+            );
         }
         Ok((message, receipts))
     }

@@ -34,7 +34,10 @@ pub(super) async fn respond(
         Refusal::new(
             api,
             ErrorKind::Internal,
-            format!("provider `{}` failed mid-response: {reason}", admitted.route.name),
+            format!(
+                "provider `{}` failed mid-response: {reason}",
+                admitted.route.name
+            ),
         )
     })?;
     let mut value: Value = serde_json::from_slice(&body).map_err(|e| {
@@ -55,7 +58,11 @@ pub(super) async fn respond(
         )
     })?;
     let bundle = gw.policy.current().ok_or_else(|| {
-        Refusal::new(api, ErrorKind::Internal, "no policy bundle is loaded; nothing is released")
+        Refusal::new(
+            api,
+            ErrorKind::Internal,
+            "no policy bundle is loaded; nothing is released",
+        )
     })?;
     let judged = judge_all(gw, &bundle, &admitted.ctx, &calls).await;
     let verdicts: Vec<_> = calls

@@ -42,7 +42,9 @@ pub struct Judged {
 impl Judged {
     /// The record id, or a placeholder naming the failure.
     pub fn record_id(&self) -> &str {
-        self.record.as_ref().map_or("(not recorded)", |a| a.id.as_str())
+        self.record
+            .as_ref()
+            .map_or("(not recorded)", |a| a.id.as_str())
     }
 
     /// The signed receipt, when recorded.
@@ -165,7 +167,9 @@ pub fn decide_call(bundle: &Bundle, ctx: &Context, call: &ProposedCall) -> Decis
         Arguments::Invalid { error, .. } => Decision {
             outcome: Outcome::Deny,
             rules: vec![INVALID_ARGUMENTS_RULE.into()],
-            reason: format!("The call's arguments are not valid JSON ({error}); it was not evaluated."),
+            reason: format!(
+                "The call's arguments are not valid JSON ({error}); it was not evaluated."
+            ),
             matched: Vec::new(),
             constraints: policy::Constraints::default(),
             approvals: Vec::new(),
@@ -339,7 +343,10 @@ mod tests {
 
     #[test]
     fn digest_is_canonical() {
-        assert_eq!(digest(&json!({"a": 1, "b": 2})), digest(&json!({"b": 2, "a": 1})));
+        assert_eq!(
+            digest(&json!({"a": 1, "b": 2})),
+            digest(&json!({"b": 2, "a": 1}))
+        );
         assert!(digest(&json!({})).is_some_and(|d| d.starts_with("sha256:")));
     }
 }

@@ -58,7 +58,12 @@ async fn handle(
     match exchange(gw, api, path, headers, body).await {
         Ok(response) => response,
         Err(refusal) => {
-            tracing::info!(api = api.name(), status = refusal.kind.status(api), "refused: {}", refusal.message);
+            tracing::info!(
+                api = api.name(),
+                status = refusal.kind.status(api),
+                "refused: {}",
+                refusal.message
+            );
             refusal.into_response()
         }
     }
@@ -161,7 +166,11 @@ async fn admit(
         })?
         .clone();
     let bundle = gw.policy.current().ok_or_else(|| {
-        Refusal::new(api, ErrorKind::Internal, "no policy bundle is loaded; nothing is released")
+        Refusal::new(
+            api,
+            ErrorKind::Internal,
+            "no policy bundle is loaded; nothing is released",
+        )
     })?;
     let ctx = Context {
         changed_tools: gw.pins.observe(&identity.agent.id, &summary.tools),

@@ -38,9 +38,10 @@ async fn models(gw: &Gateway, api: Api, headers: &HeaderMap) -> Result<Value, Re
         };
         Refusal::new(api, kind, e.to_string())
     })?;
-    let bundle = gw.policy.current().ok_or_else(|| {
-        Refusal::new(api, ErrorKind::Internal, "no policy bundle is loaded")
-    })?;
+    let bundle = gw
+        .policy
+        .current()
+        .ok_or_else(|| Refusal::new(api, ErrorKind::Internal, "no policy bundle is loaded"))?;
     let mut ids = BTreeSet::new();
     for route in gw.upstreams.routes_for(api) {
         ids.extend(
@@ -59,11 +60,19 @@ async fn models(gw: &Gateway, api: Api, headers: &HeaderMap) -> Result<Value, Re
             Ok(response) if response.status().is_success() => {
                 let bytes = response.bytes().await.unwrap_or_default();
                 if let Ok(Value::Object(body)) = serde_json::from_slice::<Value>(&bytes) {
-                    let listed = body.get("data").and_then(Value::as_array).into_iter().flatten();
+                    let listed = body
+                        .get("data")
+                        .and_then(Value::as_array)
+                        .into_iter()
+                        .flatten();
                     ids.extend(
                         listed
                             .filter_map(|m| m.get("id").and_then(Value::as_str))
-                            .filter(|id| gw.upstreams.route(api, id).is_some_and(|r| r.name == route.name))
+                            .filter(|id| {
+                                gw.upstreams
+                                    .route(api, id)
+                                    .is_some_and(|r| r.name == route.name)
+                            })
                             .map(str::to_owned),
                     );
                 }

@@ -87,14 +87,20 @@ impl Relay {
         let tool_args = usize::try_from(limits.max_tool_args_bytes).unwrap_or(usize::MAX);
         let rewriter_limits = Limits {
             max_tool_args_bytes: tool_args,
-            max_event_bytes: tool_args.saturating_add(64 << 10).max(Limits::default().max_event_bytes),
+            max_event_bytes: tool_args
+                .saturating_add(64 << 10)
+                .max(Limits::default().max_event_bytes),
             max_buffered_bytes: tool_args
                 .saturating_mul(4)
                 .max(Limits::default().max_buffered_bytes),
         };
         let mut rewriter =
             StreamRewriter::new(self.api, rewriter_limits).strip_usage_chunk(admitted.strip_usage);
-        if self.receipt(admitted.request_receipt.as_deref()).await.is_err() {
+        if self
+            .receipt(admitted.request_receipt.as_deref())
+            .await
+            .is_err()
+        {
             return;
         }
         let mut upstream_over = false;
@@ -111,7 +117,8 @@ impl Relay {
                 self.fail(&mut rewriter, &admitted, &error).await;
                 return;
             }
-            let fed = match tokio::time::timeout(self.gw.upstreams.timeout, response.chunk()).await {
+            let fed = match tokio::time::timeout(self.gw.upstreams.timeout, response.chunk()).await
+            {
                 Ok(Ok(Some(bytes))) => rewriter.feed(&bytes),
                 Ok(Ok(None)) => {
                     upstream_over = true;
@@ -127,7 +134,9 @@ impl Relay {
                     tracing::warn!(provider = %admitted.route.name, "stream stalled past the upstream time limit");
                     // Nothing more will be read; what is held is never released.
                     let _ = rewriter.finish(false);
-                    Err(ProtocolError::Truncated("the response (the provider stopped sending)".into()))
+                    Err(ProtocolError::Truncated(
+                        "the response (the provider stopped sending)".into(),
+                    ))
                 }
             };
             if let Err(error) = fed {
@@ -154,7 +163,13 @@ impl Relay {
                             "judging without a policy bundle".into(),
                         )));
                     };
-                    let judged = judge_all(&self.gw, &bundle, &admitted.ctx, std::slice::from_ref(&call)).await;
+                    let judged = judge_all(
+                        &self.gw,
+                        &bundle,
+                        &admitted.ctx,
+                        std::slice::from_ref(&call),
+                    )
+                    .await;
                     let Some(judged) = judged.into_iter().next() else {
                         return Ok(Drained::Failed(ProtocolError::InvalidState("no decision")));
                     };
@@ -168,7 +183,12 @@ impl Relay {
     }
 
     /// Sends what is still safe to send, then the provider-shaped error event.
-    async fn fail(&self, rewriter: &mut StreamRewriter, admitted: &Admitted, error: &ProtocolError) {
+    async fn fail(
+        &self,
+        rewriter: &mut StreamRewriter,
+        admitted: &Admitted,
+        error: &ProtocolError,
+    ) {
         while let Step::Emit(bytes) = rewriter.poll() {
             if self.send(Bytes::from(bytes)).await.is_err() {
                 return;
@@ -186,7 +206,9 @@ impl Relay {
         };
         tracing::warn!(agent = %admitted.ctx.identity.agent.id, "{message}");
         let _ = self
-            .send(Bytes::from(rewriter.error_event(ErrorKind::Internal, &message)))
+            .send(Bytes::from(
+                rewriter.error_event(ErrorKind::Internal, &message),
+            ))
             .await;
     }
 }

@@ -34,7 +34,9 @@ impl std::fmt::Debug for Route {
 #[derive(Debug, thiserror::Error)]
 pub enum UpstreamError {
     /// The provider's key variable is not set in Warden's environment.
-    #[error("provider `{provider}` has no API key: set the environment variable {env} where Warden runs")]
+    #[error(
+        "provider `{provider}` has no API key: set the environment variable {env} where Warden runs"
+    )]
     NoKey {
         /// The provider.
         provider: String,
@@ -168,19 +170,27 @@ impl Upstreams {
                 HeaderName::from_static("authorization"),
                 HeaderValue::from_str(&format!("Bearer {key}")),
             ),
-            ProviderKind::Anthropic => (HeaderName::from_static("x-api-key"), HeaderValue::from_str(key)),
-        };
-        let (name, value) = (auth.0, auth.1.map_err(|_| UpstreamError::Unreachable {
-            provider: route.name.clone(),
-            reason: format!(
-                "the key in {} is not a valid header value",
-                route.provider.api_key_env
+            ProviderKind::Anthropic => (
+                HeaderName::from_static("x-api-key"),
+                HeaderValue::from_str(key),
             ),
-        })?);
+        };
+        let (name, value) = (
+            auth.0,
+            auth.1.map_err(|_| UpstreamError::Unreachable {
+                provider: route.name.clone(),
+                reason: format!(
+                    "the key in {} is not a valid header value",
+                    route.provider.api_key_env
+                ),
+            })?,
+        );
         let mut value = value;
         value.set_sensitive(true);
         forwarded.insert(name, value);
-        if route.provider.kind == ProviderKind::Anthropic && !forwarded.contains_key("anthropic-version") {
+        if route.provider.kind == ProviderKind::Anthropic
+            && !forwarded.contains_key("anthropic-version")
+        {
             forwarded.insert("anthropic-version", HeaderValue::from_static("2023-06-01"));
         }
         let mut request = self.client.request(method, url).headers(forwarded);

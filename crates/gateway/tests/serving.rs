@@ -1,0 +1,314 @@
+//! The gateway served in-process against the scripted mock provider, with a real SQLite ledger
+//! and key store: policy reload while serving, and failing closed when the ledger cannot record.
+
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    clippy::indexing_slicing
+)]
+
+use std::path::Path;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use serde_json::{Value, json};
+use warden_gateway::{Config, Gateway};
+use warden_ledger::{ActionKind, Event, RecordDraft};
+use warden_store::{
+    AppendError, AppendHandle, LedgerConfig, LedgerReader, LedgerStore, SqliteKeys, SqliteLedger,
+    SqliteReader, SystemClock,
+};
+
+const MOCK_SCRIPT: &str = r#"
+api_key: upstream-key
+models: [gpt-4o-mini]
+default: hello
+replies:
+  - name: after-tool
+    when: { after_tool_result: true }
+    text: "Done."
+  - name: weather
+    when: { last_user_contains: "weather" }
+    tool_calls:
+      - name: get_weather
+        arguments: { city: Paris }
+  - name: hello
+    text: "Hello."
+"#;
+
+const DENY_WEATHER: &str = r#"
+rules:
+  - id: llm-ok
+    kinds: [llm_request]
+    decision: allow
+    reason: LLM requests are allowed.
+  - id: weather-denied
+    kinds: [tool_call]
+    tools: [get_weather]
+    decision: deny
+    reason: Weather lookups are not allowed.
+default: deny
+"#;
+
+const ALLOW_WEATHER: &str = r#"
+rules:
+  - id: llm-ok
+    kinds: [llm_request]
+    decision: allow
+    reason: LLM requests are allowed.
+  - id: weather-allowed
+    kinds: [tool_call]
+    tools: [get_weather]
+    decision: allow
+    reason: Weather lookups are harmless.
+default: deny
+"#;
+
+const BROKEN: &str = r#"
+rules:
+  - id: broken
+    when: "tool.name == "
+    decision: allow
+default: deny
+"#;
+
+struct Harness {
+    dir: tempfile::TempDir,
+    base: String,
+    key: String,
+    http: reqwest::Client,
+    stop: Option<tokio::sync::oneshot::Sender<()>>,
+    server: Option<tokio::task::JoinHandle<std::io::Result<()>>>,
+}
+
+fn write_bundle(dir: &Path, text: &str) {
+    std::fs::create_dir_all(dir.join("bundle")).unwrap();
+    std::fs::write(dir.join("bundle/rules.yaml"), text).unwrap();
+}
+
+fn open_ledger(dir: &Path) -> SqliteLedger {
+    let key = warden_store::generate_signing_key().unwrap();
+    SqliteLedger::create(
+        &dir.join("warden.db"),
+        key,
+        LedgerConfig::default(),
+        Box::new(SystemClock),
+    )
+    .unwrap()
+}
+
+impl Harness {
+    async fn start(
+        bundle: &str,
+        wrap: impl FnOnce(SqliteLedger) -> Arc<dyn LedgerStore>,
+    ) -> Harness {
+        let dir = tempfile::tempdir().unwrap();
+        write_bundle(dir.path(), bundle);
+        let mock = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let mock_url = format!("http://{}", mock.local_addr().unwrap());
+        let script = warden_mock_provider::Script::from_yaml(MOCK_SCRIPT).unwrap();
+        tokio::spawn(warden_mock_provider::serve_with(
+            mock,
+            warden_mock_provider::MockConfig::new(script),
+        ));
+        let config = Config::parse(
+            "warden.yaml",
+            &format!(
+                "listen: {{ agents: \"127.0.0.1:0\", admin: \"127.0.0.1:0\" }}\n\
+                 data_dir: .\n\
+                 policy: {{ bundle: bundle }}\n\
+                 providers:\n  mock: {{ kind: openai, base_url: \"{mock_url}\", api_key_env: UPSTREAM_KEY }}\n\
+                 agents:\n  bot: {{ tenant: acme }}\n"
+            ),
+            dir.path(),
+        )
+        .unwrap();
+        let ledger = wrap(open_ledger(dir.path()));
+        let keys = SqliteKeys::open(&dir.path().join("warden.db")).unwrap();
+        let key = keys.create("bot", 1).unwrap().secret;
+        let gateway = Gateway::new(config, ledger, Arc::new(keys), |var| {
+            (var == "UPSTREAM_KEY").then(|| "upstream-key".to_owned())
+        })
+        .await
+        .unwrap();
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let base = format!("http://{}/v1", listener.local_addr().unwrap());
+        let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+        let server = tokio::spawn(warden_gateway::serve(
+            Arc::new(gateway),
+            listener,
+            async move {
+                let _ = stopped.await;
+            },
+        ));
+        Harness {
+            dir,
+            base,
+            key,
+            http: reqwest::Client::new(),
+            stop: Some(stop),
+            server: Some(server),
+        }
+    }
+
+    async fn chat(&self, text: &str) -> (u16, Value) {
+        let response = self
+            .http
+            .post(format!("{}/chat/completions", self.base))
+            .bearer_auth(&self.key)
+            .header("content-type", "application/json")
+            .body(
+                json!({"model": "gpt-4o-mini", "messages": [{"role": "user", "content": text}]})
+                    .to_string(),
+            )
+            .send()
+            .await
+            .unwrap();
+        let status = response.status().as_u16();
+        (
+            status,
+            serde_json::from_slice(&response.bytes().await.unwrap()).unwrap(),
+        )
+    }
+
+    /// Stops the server and returns every ledger record's event.
+    async fn stop(mut self) -> Vec<Event> {
+        let _ = self.stop.take().unwrap().send(());
+        self.server.take().unwrap().await.unwrap().unwrap();
+        let reader = SqliteReader::open(&self.dir.path().join("warden.db")).unwrap();
+        let mut events = Vec::new();
+        for seq in 0..reader.len().unwrap() {
+            let record = reader.record_by_seq(seq).unwrap().unwrap();
+            let body: warden_ledger::Record = serde_json::from_str(&record.body).unwrap();
+            events.push(body.event);
+        }
+        events
+    }
+}
+
+fn delivered_calls(body: &Value) -> usize {
+    body["choices"][0]["message"]["tool_calls"]
+        .as_array()
+        .map_or(0, Vec::len)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn bundle_changes_take_effect_and_a_broken_bundle_keeps_the_last_good_one() {
+    let h = Harness::start(DENY_WEATHER, |l| Arc::new(l)).await;
+    let (status, body) = h.chat("What is the weather in Paris?").await;
+    assert_eq!(status, 200);
+    assert_eq!(delivered_calls(&body), 0, "{body}");
+    let text = body["choices"][0]["message"]["content"].as_str().unwrap();
+    assert!(
+        text.contains("weather-denied") && text.contains("rec_"),
+        "{text}"
+    );
+
+    // The new bundle is picked up from disk without a restart.
+    write_bundle(h.dir.path(), ALLOW_WEATHER);
+    let deadline = Instant::now() + Duration::from_secs(20);
+    loop {
+        let (_, body) = h.chat("What is the weather in Paris?").await;
+        if delivered_calls(&body) == 1 {
+            break;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "the changed bundle never took effect"
+        );
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+
+    // A bundle that does not load is rejected; the last good one stays in force.
+    write_bundle(h.dir.path(), BROKEN);
+    tokio::time::sleep(warden_gateway::reload::POLL_INTERVAL * 3).await;
+    let (_, body) = h.chat("What is the weather in Paris?").await;
+    assert_eq!(delivered_calls(&body), 1, "{body}");
+
+    let events = h.stop().await;
+    let loads: Vec<_> = events
+        .iter()
+        .filter_map(|e| match e {
+            Event::PolicyLoad(p) => Some(p),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(loads.len(), 3, "{loads:?}");
+    assert!(loads[0].error.is_none() && loads[0].previous_digest.is_none());
+    assert_eq!(
+        loads[1].previous_digest.as_ref(),
+        Some(&loads[0].bundle_digest)
+    );
+    let rejected = loads[2]
+        .error
+        .as_deref()
+        .expect("the broken bundle is recorded as rejected");
+    assert!(rejected.contains("rules.yaml"), "{rejected}");
+    assert_eq!(loads[2].bundle_digest, loads[1].bundle_digest);
+}
+
+/// A ledger whose tool-call records fail to commit (the disk filled up, the store went away).
+struct ToolCallsFail(SqliteLedger);
+
+impl LedgerStore for ToolCallsFail {
+    fn append(&self, draft: RecordDraft) -> AppendHandle {
+        match &draft.event {
+            Event::Decision(d) if d.action.kind == ActionKind::ToolCall => {
+                AppendHandle::failed(AppendError::Storage("disk I/O error".into()))
+            }
+            _ => self.0.append(draft),
+        }
+    }
+    fn public_key(&self) -> warden_ledger::LedgerPublicKey {
+        self.0.public_key()
+    }
+    fn origin(&self) -> &str {
+        self.0.origin()
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_call_whose_decision_cannot_be_recorded_is_not_released() {
+    let h = Harness::start(ALLOW_WEATHER, |l| Arc::new(ToolCallsFail(l))).await;
+    let (status, body) = h.chat("What is the weather in Paris?").await;
+    assert_eq!(status, 200);
+    assert_eq!(
+        delivered_calls(&body),
+        0,
+        "an unrecorded call was released: {body}"
+    );
+    let text = body["choices"][0]["message"]["content"].as_str().unwrap();
+    assert!(text.contains("could not be recorded"), "{text}");
+    assert!(text.contains("get_weather"), "{text}");
+    h.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_request_whose_decision_cannot_be_recorded_is_refused() {
+    struct NothingRecords(SqliteLedger);
+    impl LedgerStore for NothingRecords {
+        fn append(&self, draft: RecordDraft) -> AppendHandle {
+            match &draft.event {
+                Event::Decision(_) => AppendHandle::failed(AppendError::WriterGone),
+                _ => self.0.append(draft),
+            }
+        }
+        fn public_key(&self) -> warden_ledger::LedgerPublicKey {
+            self.0.public_key()
+        }
+        fn origin(&self) -> &str {
+            self.0.origin()
+        }
+    }
+    let h = Harness::start(ALLOW_WEATHER, |l| Arc::new(NothingRecords(l))).await;
+    let (status, body) = h.chat("What is the weather in Paris?").await;
+    assert_eq!(status, 500, "{body}");
+    let message = body["error"]["message"].as_str().unwrap();
+    assert!(message.contains("could not be recorded"), "{message}");
+    let events = h.stop().await;
+    assert!(
+        events.iter().all(|e| !matches!(e, Event::Decision(_))),
+        "{events:?}"
+    );
+}
