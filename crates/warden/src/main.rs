@@ -3,6 +3,7 @@
 //! Each subcommand lives in its own module and only wires arguments to library calls; no policy,
 //! ledger or store logic lives here.
 
+mod keys_cmd;
 mod ledger_cmd;
 mod mock_cmd;
 mod policy_cmd;
@@ -27,6 +28,8 @@ enum Command {
     Ledger(ledger_cmd::LedgerArgs),
     /// Run the scripted OpenAI- and Anthropic-compatible upstream used by tests, the quickstart and benchmarks.
     MockProvider(mock_cmd::MockArgs),
+    /// Create, list and revoke the API keys agents present to the gateway (stored hashed).
+    Keys(keys_cmd::KeysArgs),
 }
 
 fn main() -> ExitCode {
@@ -35,6 +38,7 @@ fn main() -> ExitCode {
         Command::Policy(args) => policy_cmd::run(args),
         Command::Ledger(args) => ledger_cmd::run(args),
         Command::MockProvider(args) => mock_cmd::run(args),
+        Command::Keys(args) => keys_cmd::run(args),
     };
     match result {
         Ok(code) => code,

@@ -1,0 +1,275 @@
+//! `warden keys …`: create, list and revoke the API keys agents present to the gateway.
+//!
+//! Wires arguments to `warden-store`'s [`SqliteKeys`] (key format, hashing, storage) and
+//! `warden-gateway`'s configuration (data directory, known agents); no key logic lives here.
+//! Exit codes: 0 ok, 1 no such live key to revoke, 2 usage or operational error (returned as
+//! `Err`).
+
+use std::io::Write;
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+use std::time::{SystemTime, UNIX_EPOCH};
+
+use anyhow::{Context, bail};
+use clap::{ArgGroup, Args, Subcommand};
+use warden_store::{KeyInfo, SqliteKeys};
+
+/// Arguments of `warden keys`.
+#[derive(Debug, Args)]
+pub struct KeysArgs {
+    #[command(subcommand)]
+    command: KeysCommand,
+}
+
+#[derive(Debug, Subcommand)]
+enum KeysCommand {
+    /// Issue a key for an agent; print it once on stdout (only its hash is stored).
+    Create(CreateArgs),
+    /// List keys (ids, agents, creation and revocation times; never secrets).
+    List(ListArgs),
+    /// Revoke a key by id; exit 1 if there is no such live key.
+    Revoke(RevokeArgs),
+}
+
+/// Where the store is: a gateway configuration (its `data_dir`) or a data directory.
+#[derive(Debug, Args)]
+#[command(group(ArgGroup::new("store").required(true).args(["config", "data_dir"])))]
+struct StoreArgs {
+    /// Gateway configuration (`warden.yaml`): the store is its `data_dir`, agents must be listed.
+    #[arg(long)]
+    config: Option<PathBuf>,
+    /// Directory holding `warden.db`.
+    #[arg(long)]
+    data_dir: Option<PathBuf>,
+}
+
+#[derive(Debug, Args)]
+struct CreateArgs {
+    /// The agent the key authenticates (with --config, one listed under `agents:`).
+    #[arg(long)]
+    agent: String,
+    #[command(flatten)]
+    store: StoreArgs,
+}
+
+#[derive(Debug, Args)]
+struct ListArgs {
+    /// One JSON object per line instead of a table.
+    #[arg(long)]
+    json: bool,
+    #[command(flatten)]
+    store: StoreArgs,
+}
+
+#[derive(Debug, Args)]
+struct RevokeArgs {
+    /// The key's id, as `list` shows it (a leading `wdn_` is accepted).
+    key_id: String,
+    #[command(flatten)]
+    store: StoreArgs,
+}
+
+/// Runs `warden keys`.
+pub fn run(args: KeysArgs) -> anyhow::Result<ExitCode> {
+    match args.command {
+        KeysCommand::Create(a) => create(a),
+        KeysCommand::List(a) => list(a),
+        KeysCommand::Revoke(a) => revoke(a),
+    }
+}
+
+fn create(args: CreateArgs) -> anyhow::Result<ExitCode> {
+    check_agent_name(&args.agent)?;
+    let dir = match &args.store.config {
+        Some(path) => {
+            let config = warden_gateway::Config::load(path)
+                .with_context(|| format!("loading {}", path.display()))?;
+            if !config.agents.contains_key(&args.agent) {
+                bail!(
+                    "agent {:?} is not listed under `agents:` in {} (known agents: {})",
+                    args.agent,
+                    path.display(),
+                    known_agents(config.agents.keys())
+                );
+            }
+            config.data_dir
+        }
+        None => data_dir(&args.store)?,
+    };
+    std::fs::create_dir_all(&dir).with_context(|| format!("creating {}", dir.display()))?;
+    let keys = open(&db_path(&dir))?;
+    let issued = keys.create(&args.agent, now_ms())?;
+    emit(&format!("{}\n", issued.secret))?;
+    eprintln!(
+        "key wdn_{} for agent {}; it is shown only once",
+        issued.key_id, issued.agent_id
+    );
+    Ok(ExitCode::SUCCESS)
+}
+
+fn list(args: ListArgs) -> anyhow::Result<ExitCode> {
+    let keys = open_existing(&args.store)?;
+    let mut text = String::new();
+    let infos = keys.list()?;
+    if args.json {
+        for info in &infos {
+            text.push_str(&serde_json::to_string(&serde_json::json!({
+                "key_id": info.key_id,
+                "agent_id": info.agent_id,
+                "created_ms": info.created_ms,
+                "revoked_ms": info.revoked_ms,
+            }))?);
+            text.push('\n');
+        }
+    } else {
+        text = table(&infos);
+    }
+    emit(&text)?;
+    Ok(ExitCode::SUCCESS)
+}
+
+fn revoke(args: RevokeArgs) -> anyhow::Result<ExitCode> {
+    let keys = open_existing(&args.store)?;
+    let key_id = args.key_id.strip_prefix("wdn_").unwrap_or(&args.key_id);
+    if keys.revoke(key_id, now_ms())? {
+        eprintln!("key {key_id} revoked");
+        Ok(ExitCode::SUCCESS)
+    } else {
+        eprintln!("no live key with id {key_id:?} (see `warden keys list`)");
+        Ok(ExitCode::from(1))
+    }
+}
+
+/// Agent names go into tables, logs and ledger records: refuse empty ones and control characters.
+fn check_agent_name(agent: &str) -> anyhow::Result<()> {
+    if agent.trim().is_empty() || agent.chars().any(char::is_control) {
+        bail!("--agent {agent:?}: expected a non-empty name without control characters");
+    }
+    Ok(())
+}
+
+fn known_agents<'a>(names: impl Iterator<Item = &'a String>) -> String {
+    let names: Vec<&str> = names.map(String::as_str).collect();
+    if names.is_empty() {
+        "none".into()
+    } else {
+        names.join(", ")
+    }
+}
+
+/// The data directory named by `--data-dir`, or by `--config`'s `data_dir`.
+fn data_dir(store: &StoreArgs) -> anyhow::Result<PathBuf> {
+    match (&store.config, &store.data_dir) {
+        (Some(path), _) => Ok(warden_gateway::Config::load(path)
+            .with_context(|| format!("loading {}", path.display()))?
+            .data_dir),
+        (None, Some(dir)) => Ok(dir.clone()),
+        (None, None) => bail!("pass --config FILE or --data-dir DIR"),
+    }
+}
+
+/// `warden.db` in the data directory.
+fn db_path(dir: &Path) -> PathBuf {
+    dir.join("warden.db")
+}
+
+fn open(db: &Path) -> anyhow::Result<SqliteKeys> {
+    SqliteKeys::open(db).with_context(|| format!("opening {}", db.display()))
+}
+
+/// Opens the store for `list` and `revoke`, which must not create one where there is none.
+fn open_existing(store: &StoreArgs) -> anyhow::Result<SqliteKeys> {
+    let db = db_path(&data_dir(store)?);
+    if !db.exists() {
+        bail!(
+            "no Warden store at {} (issue a key with `warden keys create`)",
+            db.display()
+        );
+    }
+    open(&db)
+}
+
+fn table(infos: &[KeyInfo]) -> String {
+    let agent_width = infos
+        .iter()
+        .map(|i| i.agent_id.chars().count())
+        .chain([5])
+        .max()
+        .unwrap_or(5);
+    let mut text = format!(
+        "{:<12}  {:<agent_width$}  {:<24}  REVOKED\n",
+        "ID", "AGENT", "CREATED"
+    );
+    for info in infos {
+        let revoked = info.revoked_ms.map_or_else(|| "-".into(), utc);
+        text.push_str(&format!(
+            "{:<12}  {:<agent_width$}  {:<24}  {revoked}\n",
+            info.key_id,
+            info.agent_id,
+            utc(info.created_ms)
+        ));
+    }
+    text
+}
+
+/// Unix milliseconds as an RFC 3339 UTC timestamp with milliseconds.
+fn utc(ms: u64) -> String {
+    let secs = ms / 1000;
+    let (days, day_secs) = (secs / 86_400, secs % 86_400);
+    let (year, month, day) = civil_from_days(days);
+    format!(
+        "{year:04}-{month:02}-{day:02}T{:02}:{:02}:{:02}.{:03}Z",
+        day_secs / 3600,
+        day_secs % 3600 / 60,
+        day_secs % 60,
+        ms % 1000
+    )
+}
+
+/// Days since 1970-01-01 to a proleptic Gregorian date (H. Hinnant's algorithm).
+fn civil_from_days(days: u64) -> (u64, u64, u64) {
+    let z = days + 719_468;
+    let era = z / 146_097;
+    let doe = z % 146_097;
+    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let day = doy - (153 * mp + 2) / 5 + 1;
+    let month = if mp < 10 { mp + 3 } else { mp - 9 };
+    let year = yoe + era * 400 + u64::from(month <= 2);
+    (year, month, day)
+}
+
+fn now_ms() -> u64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |d| u64::try_from(d.as_millis()).unwrap_or(u64::MAX))
+}
+
+/// Writes to stdout, reporting a closed pipe as an error instead of panicking.
+fn emit(text: &str) -> anyhow::Result<()> {
+    let mut out = std::io::stdout().lock();
+    out.write_all(text.as_bytes())?;
+    out.flush()?;
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn utc_formats_known_instants() {
+        assert_eq!(utc(0), "1970-01-01T00:00:00.000Z");
+        assert_eq!(utc(951_782_400_123), "2000-02-29T00:00:00.123Z");
+        assert_eq!(utc(1_767_225_599_999), "2025-12-31T23:59:59.999Z");
+    }
+
+    #[test]
+    fn agent_names_must_be_printable() {
+        assert!(check_agent_name("billing-bot").is_ok());
+        for bad in ["", "  ", "a\nb", "a\u{1b}[31m"] {
+            assert!(check_agent_name(bad).is_err(), "{bad:?}");
+        }
+    }
+}
