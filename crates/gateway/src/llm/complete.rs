@@ -112,7 +112,8 @@ pub(super) async fn judge_all(
     let pending: Vec<_> = calls
         .iter()
         .map(|call| {
-            let decision = judge::decide_call(bundle, ctx, call);
+            let decision =
+                judge::decide_call(bundle, ctx, call, gw.config.limits.max_tool_args_bytes);
             let draft = judge::draft(ctx, &decision, &judge::tool_action(ctx, call));
             (decision, gw.ledger.append(draft))
         })

@@ -14,6 +14,8 @@ use crate::identity::Identity;
 
 /// The rule id recorded when a call's arguments are not JSON and so were never evaluated.
 pub const INVALID_ARGUMENTS_RULE: &str = "warden-invalid-arguments";
+/// The rule id recorded when a call's arguments exceed `limits.max_tool_args`.
+pub const ARGUMENTS_TOO_LARGE_RULE: &str = "warden-arguments-too-large";
 
 /// What Warden knows about one request while judging it and its response.
 #[derive(Debug, Clone)]
@@ -54,11 +56,7 @@ impl Judged {
 
     /// Whether the action may go ahead: the outcome releases it and its record is durable.
     pub fn releases(&self) -> bool {
-        self.record.is_ok()
-            && matches!(
-                self.decision.outcome,
-                Outcome::Allow | Outcome::AllowWithConstraints | Outcome::Remediate
-            )
+        self.record.is_ok() && self.decision.outcome.releases()
     }
 
     /// Why it does not go ahead, in words for the agent.
@@ -160,24 +158,43 @@ pub fn tool_action(ctx: &Context, call: &ProposedCall) -> policy::Action {
     }
 }
 
-/// Decides a proposed call. Arguments that are not JSON are never evaluated: they are denied.
-pub fn decide_call(bundle: &Bundle, ctx: &Context, call: &ProposedCall) -> Decision {
+/// Decides a proposed call. Arguments that are not JSON, or larger than `max_args_bytes`, are
+/// never evaluated: they are denied.
+pub fn decide_call(
+    bundle: &Bundle,
+    ctx: &Context,
+    call: &ProposedCall,
+    max_args_bytes: u64,
+) -> Decision {
+    let refused = |rule: &str, reason: String| Decision {
+        outcome: Outcome::Deny,
+        rules: vec![rule.into()],
+        reason,
+        matched: Vec::new(),
+        constraints: policy::Constraints::default(),
+        approvals: Vec::new(),
+        rewrite: None,
+        errors: Vec::new(),
+        defaulted: false,
+        bundle: bundle.digest().to_owned(),
+    };
     match &call.arguments {
-        Arguments::Json(_) => bundle.evaluate(&tool_action(ctx, call)),
-        Arguments::Invalid { error, .. } => Decision {
-            outcome: Outcome::Deny,
-            rules: vec![INVALID_ARGUMENTS_RULE.into()],
-            reason: format!(
-                "The call's arguments are not valid JSON ({error}); it was not evaluated."
-            ),
-            matched: Vec::new(),
-            constraints: policy::Constraints::default(),
-            approvals: Vec::new(),
-            rewrite: None,
-            errors: Vec::new(),
-            defaulted: false,
-            bundle: bundle.digest().to_owned(),
-        },
+        Arguments::Json(args) => {
+            let size = serde_json::to_string(args).map_or(u64::MAX, |t| t.len() as u64);
+            if size > max_args_bytes {
+                return refused(
+                    ARGUMENTS_TOO_LARGE_RULE,
+                    format!(
+                        "The call's arguments are {size} bytes, over this gateway's limit of {max_args_bytes}; it was not evaluated."
+                    ),
+                );
+            }
+            bundle.evaluate(&tool_action(ctx, call))
+        }
+        Arguments::Invalid { error, .. } => refused(
+            INVALID_ARGUMENTS_RULE,
+            format!("The call's arguments are not valid JSON ({error}); it was not evaluated."),
+        ),
     }
 }
 
@@ -301,6 +318,7 @@ fn redact_text(text: String) -> String {
 }
 
 #[cfg(test)]
+#[allow(clippy::unwrap_used, clippy::indexing_slicing)]
 mod tests {
     use super::*;
     use serde_json::json;
@@ -339,6 +357,53 @@ mod tests {
         let text = redacted.to_string();
         assert!(!text.contains(key), "{text}");
         assert!(text.contains("[REDACTED:"), "{text}");
+    }
+
+    fn allow_all() -> Bundle {
+        Bundle::load(&[policy::SourceFile {
+            name: "all.yaml".into(),
+            text:
+                "rules:\n  - id: all\n    decision: allow\n    reason: everything\ndefault: deny\n"
+                    .into(),
+        }])
+        .unwrap()
+    }
+
+    fn context() -> Context {
+        Context {
+            identity: Identity {
+                key_id: "k".into(),
+                agent: policy::Agent::default(),
+                run_id: None,
+            },
+            provider: "p".into(),
+            model: "m".into(),
+            history: Vec::new(),
+            changed_tools: Vec::new(),
+        }
+    }
+
+    fn call(raw: &str) -> ProposedCall {
+        ProposedCall {
+            index: 0,
+            id: "c".into(),
+            name: "bash".into(),
+            arguments: Arguments::parse(raw),
+        }
+    }
+
+    #[test]
+    fn oversized_and_invalid_arguments_are_denied_without_evaluation() {
+        let bundle = allow_all();
+        let ok = decide_call(&bundle, &context(), &call(r#"{"command":"ls"}"#), 64);
+        assert_eq!(ok.outcome, Outcome::Allow);
+        let big = format!(r#"{{"command":"{}"}}"#, "x".repeat(100));
+        let too_large = decide_call(&bundle, &context(), &call(&big), 64);
+        assert_eq!(too_large.outcome, Outcome::Deny);
+        assert_eq!(too_large.rules, vec![ARGUMENTS_TOO_LARGE_RULE.to_owned()]);
+        let invalid = decide_call(&bundle, &context(), &call("{\"command\": "), 64);
+        assert_eq!(invalid.outcome, Outcome::Deny);
+        assert_eq!(invalid.rules, vec![INVALID_ARGUMENTS_RULE.to_owned()]);
     }
 
     #[test]
