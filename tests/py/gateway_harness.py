@@ -29,6 +29,12 @@ SCRIPT = pathlib.Path(__file__).resolve().parent / "data/gateway-script.yaml"
 BUNDLE = REPO / "policies/baseline"
 PROVIDER_KEY = "mock-provider-key"
 AGENT = "test-bot"
+# One agent per API. The gateway pins each (agent, tool) definition as the agent sent it, and the
+# same tool is written differently in each API, so sharing one agent across APIs would make every
+# API after the first see its tools as changed (test_gateway_tool_pins.py covers that).
+API_AGENTS = {"chat": AGENT, "responses": "test-bot-responses", "messages": "test-bot-messages"}
+# Agents of their own for tests that must not disturb the pins of the others.
+PIN_AGENTS = ("pin-bot", "pin-bot-cross-api")
 START_TIMEOUT_S = 30
 STOP_TIMEOUT_S = 15
 
@@ -73,7 +79,8 @@ class Listener:
 
     def log(self):
         """The process's stderr so far."""
-        self._log.flush()
+        if not self._log.closed:
+            self._log.flush()
         return self.log_path.read_text(errors="replace")
 
     def stop(self, sig=signal.SIGTERM):
@@ -174,7 +181,8 @@ class Gateway:
         self.config = self.workdir / "warden.yaml"
         self.config.write_text(config_yaml(upstream_url))
         self.env = dict(os.environ, WARDEN_TEST_PROVIDER_KEY=PROVIDER_KEY)
-        self.key = self.create_key(AGENT)
+        self.keys = {agent: self.create_key(agent) for agent in (*API_AGENTS.values(), *PIN_AGENTS)}
+        self.key = self.keys[AGENT]
         self.server = Listener(["serve", "--config", str(self.config)], self.workdir / "serve.log", env=self.env)
         self.url = self.server.url
         self.stopped = False
@@ -185,6 +193,11 @@ class Gateway:
         lines = out.splitlines()
         assert len(lines) == 1 and lines[0].strip(), f"`warden keys create` printed {out!r}"
         return lines[0].strip()
+
+    def client(self, api, key=None, **options):
+        """The SDK client an agent uses for `api`, with that API's agent's key unless `key`."""
+        key = self.keys[API_AGENTS[api]] if key is None else key
+        return self.anthropic(key, **options) if api == "messages" else self.openai(key, **options)
 
     def openai(self, key=None, **options):
         """An OpenAI SDK client pointed at the gateway (no retries, 20 s timeout)."""
@@ -219,6 +232,10 @@ class Gateway:
 
 def config_yaml(upstream_url):
     """The gateway configuration the tests run with (baseline bundle, both mock providers)."""
+    agents = "\n".join(
+        f"  {agent}: {{ tenant: acme, team: qa, labels: {{ env: development }} }}"
+        for agent in (*API_AGENTS.values(), *PIN_AGENTS)
+    )
     return f"""\
 listen: {{ agents: "127.0.0.1:0", admin: "127.0.0.1:0" }}
 data_dir: ./data
@@ -227,7 +244,7 @@ providers:
   mock-openai: {{ kind: openai, base_url: "{upstream_url}", api_key_env: WARDEN_TEST_PROVIDER_KEY }}
   mock-anthropic: {{ kind: anthropic, base_url: "{upstream_url}", api_key_env: WARDEN_TEST_PROVIDER_KEY }}
 agents:
-  {AGENT}: {{ tenant: acme, team: qa, labels: {{ env: development }} }}
+{agents}
 limits: {{ max_body: 1MiB, max_tool_args: 64KiB, max_concurrent_streams: 64, upstream_timeout: 10s }}
 """
 
@@ -385,12 +402,12 @@ def _chat_final(completion, events):
 
 
 def chat_create(gateway, prompt):
-    completion = gateway.openai().chat.completions.create(**chat_request(prompt))
+    completion = gateway.client("chat").chat.completions.create(**chat_request(prompt))
     return _chat_final(completion, [dump(completion)])
 
 
 def chat_stream(gateway, prompt):
-    stream = gateway.openai().chat.completions.create(**chat_request(prompt), stream=True)
+    stream = gateway.client("chat").chat.completions.create(**chat_request(prompt), stream=True)
     text, calls, finish, events, seen = "", {}, None, [], []
     for chunk in stream:
         events.append(dump(chunk))
@@ -407,7 +424,7 @@ def chat_stream(gateway, prompt):
 
 
 def chat_helper(gateway, prompt):
-    with gateway.openai().chat.completions.stream(**chat_request(prompt)) as stream:
+    with gateway.client("chat").chat.completions.stream(**chat_request(prompt)) as stream:
         events = [dump(event) for event in stream]
         completion = stream.get_final_completion()
     return _chat_final(completion, events + [dump(completion)])
@@ -432,7 +449,7 @@ def _responses_final(response, events, problems=()):
 
 
 def responses_create(gateway, prompt):
-    response = gateway.openai().responses.create(**responses_request(prompt))
+    response = gateway.client("responses").responses.create(**responses_request(prompt))
     return _responses_final(response, [dump(response)])
 
 
@@ -446,7 +463,7 @@ def _responses_problems(events):
 
 
 def responses_stream(gateway, prompt):
-    events = list(gateway.openai().responses.create(**responses_request(prompt), stream=True))
+    events = list(gateway.client("responses").responses.create(**responses_request(prompt), stream=True))
     problems = _responses_problems(events)
     completed = [e.response for e in events if e.type == "response.completed"]
     assert completed, f"no response.completed event in {[e.type for e in events]}"
@@ -458,7 +475,7 @@ def responses_stream(gateway, prompt):
 
 
 def responses_helper(gateway, prompt):
-    with gateway.openai().responses.stream(**responses_request(prompt)) as stream:
+    with gateway.client("responses").responses.stream(**responses_request(prompt)) as stream:
         events = list(stream)
         response = stream.get_final_response()
     return _responses_final(response, [dump(e) for e in events] + [dump(response)], _responses_problems(events))
@@ -481,12 +498,12 @@ def _messages_final(message, events, problems=()):
 
 
 def messages_create(gateway, prompt):
-    message = gateway.anthropic().messages.create(**messages_request(prompt))
+    message = gateway.client("messages").messages.create(**messages_request(prompt))
     return _messages_final(message, [dump(message)])
 
 
 def messages_stream(gateway, prompt):
-    events = list(gateway.anthropic().messages.create(**messages_request(prompt), stream=True))
+    events = list(gateway.client("messages").messages.create(**messages_request(prompt), stream=True))
     blocks, order, stop_reason = {}, [], None
     for event in events:
         if event.type == "content_block_start":
@@ -514,7 +531,7 @@ def messages_stream(gateway, prompt):
 
 
 def messages_helper(gateway, prompt):
-    with gateway.anthropic().messages.stream(**messages_request(prompt)) as stream:
+    with gateway.client("messages").messages.stream(**messages_request(prompt)) as stream:
         events = list(stream)
         message = stream.get_final_message()
     return _messages_final(message, [dump(e) for e in events] + [dump(message)])
@@ -577,10 +594,10 @@ RECEIPT_COMMENT = ": warden-receipt "
 def _create_call(gateway, api, prompt):
     """(the SDK resource for `api`, the request's keyword arguments)."""
     if api == "chat":
-        return gateway.openai().chat.completions, chat_request(prompt)
+        return gateway.client("chat").chat.completions, chat_request(prompt)
     if api == "responses":
-        return gateway.openai().responses, responses_request(prompt)
-    return gateway.anthropic().messages, messages_request(prompt)
+        return gateway.client("responses").responses, responses_request(prompt)
+    return gateway.client("messages").messages, messages_request(prompt)
 
 
 def header_receipts(headers):

@@ -13,7 +13,7 @@ import re
 import pytest
 
 from gateway_harness import (  # noqa: F401  (fixtures)
-    AGENT,
+    API_AGENTS,
     OPENAI_MODEL,
     exchange,
     gateway,
@@ -99,8 +99,11 @@ def test_one_decision_record_per_llm_request(run):
 
 
 def test_records_name_the_agent(run):
-    for r in decisions(run["records"], "tool_call") + decisions(run["records"], "llm_request"):
-        assert r["record"]["actor"].get("agent_id") == AGENT, r
+    agents = sorted(r["record"]["actor"].get("agent_id") for r in decisions(run["records"], "llm_request"))
+    expected = sorted([API_AGENTS[api] for api, *_ in TURNS] + [API_AGENTS["chat"]])
+    assert agents == expected
+    for r in decisions(run["records"], "tool_call"):
+        assert r["record"]["actor"].get("agent_id") in API_AGENTS.values(), r
 
 
 def test_blocked_text_names_deny_records_of_this_ledger(run):

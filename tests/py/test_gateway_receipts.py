@@ -11,7 +11,7 @@ import re
 import jwt
 import pytest
 
-from gateway_harness import AGENT, exchange, gateway, upstream, verified_claims, warden  # noqa: F401  (fixtures)
+from gateway_harness import API_AGENTS, exchange, gateway, upstream, verified_claims, warden  # noqa: F401  (fixtures)
 
 REC_ID = re.compile(r"\brec_[0-9a-f]{8,}\b")
 
@@ -30,7 +30,7 @@ def test_every_decision_has_a_receipt_that_verifies(gateway, api, stream):
     assert len({c["rid"] for c in claims}) == 3
     for c in claims:
         assert c["rid"] == "rec_" + c["leaf"][:32]
-        assert c["sub"] == AGENT
+        assert c["sub"] == API_AGENTS[api]
         assert c["bundle"].startswith("sha256:")
     [deny] = [c for c in claims if c["outcome"] == "deny"]
     assert deny["rid"] in REC_ID.findall(body), f"the blocked call's text does not name {deny['rid']}: {body}"

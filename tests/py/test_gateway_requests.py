@@ -37,7 +37,7 @@ def send(client, api, prompt, stream=False):
 
 
 def client_for(gateway, api, key=None, **options):
-    return gateway.anthropic(key, **options) if api == "messages" else gateway.openai(key, **options)
+    return gateway.client(api, key, **options)
 
 
 def sdk(api):

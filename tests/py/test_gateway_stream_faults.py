@@ -33,18 +33,18 @@ def read_stream(gateway, api, prompt, helper):
     try:
         if helper:
             opened = {
-                "chat": lambda: gateway.openai().chat.completions.stream(**chat_request(prompt)),
-                "responses": lambda: gateway.openai().responses.stream(**responses_request(prompt)),
-                "messages": lambda: gateway.anthropic().messages.stream(**messages_request(prompt)),
+                "chat": lambda: gateway.client("chat").chat.completions.stream(**chat_request(prompt)),
+                "responses": lambda: gateway.client("responses").responses.stream(**responses_request(prompt)),
+                "messages": lambda: gateway.client("messages").messages.stream(**messages_request(prompt)),
             }[api]()
             with opened as stream:
                 for event in stream:
                     events.append(dump(event))
         else:
             stream = {
-                "chat": lambda: gateway.openai().chat.completions.create(**chat_request(prompt), stream=True),
-                "responses": lambda: gateway.openai().responses.create(**responses_request(prompt), stream=True),
-                "messages": lambda: gateway.anthropic().messages.create(**messages_request(prompt), stream=True),
+                "chat": lambda: gateway.client("chat").chat.completions.create(**chat_request(prompt), stream=True),
+                "responses": lambda: gateway.client("responses").responses.create(**responses_request(prompt), stream=True),
+                "messages": lambda: gateway.client("messages").messages.create(**messages_request(prompt), stream=True),
             }[api]()
             for event in stream:
                 events.append(dump(event))
@@ -110,9 +110,9 @@ def test_reset_during_text_ends_with_an_error_after_the_text_so_far(gateway, api
 def test_broken_non_streaming_body_raises_a_server_error(gateway, api, fault):
     with pytest.raises(anthropic.APIStatusError if api == "messages" else openai.APIStatusError) as raised:
         {
-            "chat": lambda: gateway.openai().chat.completions.create(**chat_request(fault)),
-            "responses": lambda: gateway.openai().responses.create(**responses_request(fault)),
-            "messages": lambda: gateway.anthropic().messages.create(**messages_request(fault)),
+            "chat": lambda: gateway.client("chat").chat.completions.create(**chat_request(fault)),
+            "responses": lambda: gateway.client("responses").responses.create(**responses_request(fault)),
+            "messages": lambda: gateway.client("messages").messages.create(**messages_request(fault)),
         }[api]()
     assert 500 <= raised.value.status_code < 600
 
@@ -123,9 +123,9 @@ def test_truncated_non_streaming_call_is_not_delivered(gateway, api):
     limit was hit; the gateway must not hand the agent a call it could not judge as proposed."""
     try:
         result = {
-            "chat": lambda: gateway.openai().chat.completions.create(**chat_request("mock:truncated")),
-            "responses": lambda: gateway.openai().responses.create(**responses_request("mock:truncated")),
-            "messages": lambda: gateway.anthropic().messages.create(**messages_request("mock:truncated")),
+            "chat": lambda: gateway.client("chat").chat.completions.create(**chat_request("mock:truncated")),
+            "responses": lambda: gateway.client("responses").responses.create(**responses_request("mock:truncated")),
+            "messages": lambda: gateway.client("messages").messages.create(**messages_request("mock:truncated")),
         }[api]()
     except (openai.APIStatusError, anthropic.APIStatusError) as error:
         assert 400 <= error.status_code < 600
