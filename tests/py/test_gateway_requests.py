@@ -25,14 +25,14 @@ GITHUB_TOKEN = "ghp_16C7e42F292c6912E7710c838347Ae178B4a"
 STREAMING = [pytest.param(False, id="create"), pytest.param(True, id="stream")]
 
 
-def send(client, api, prompt, stream=False):
+def send(client, api, prompt, stream=False, **options):
     """One request through `client` (an OpenAI or Anthropic SDK client), read to the end."""
     if api == "chat":
-        result = client.chat.completions.create(**chat_request(prompt), stream=stream)
+        result = client.chat.completions.create(**chat_request(prompt), stream=stream, **options)
     elif api == "responses":
-        result = client.responses.create(**responses_request(prompt), stream=stream)
+        result = client.responses.create(**responses_request(prompt), stream=stream, **options)
     else:
-        result = client.messages.create(**messages_request(prompt), stream=stream)
+        result = client.messages.create(**messages_request(prompt), stream=stream, **options)
     return list(result) if stream else result
 
 
@@ -62,9 +62,9 @@ def test_unknown_key_raises_authentication_error(gateway, upstream, api):
 @pytest.mark.parametrize("api", APIS)
 def test_missing_key_raises_authentication_error(gateway, upstream, api):
     mark = upstream.mark()
-    client = client_for(gateway, api, default_headers={"Authorization": sdk(api).Omit()})
+    without_key = {"Authorization": sdk(api).Omit(), "x-api-key": sdk(api).Omit()}
     with pytest.raises(sdk(api).AuthenticationError) as raised:
-        send(client, api, "hi")
+        send(client_for(gateway, api), api, "hi", extra_headers=without_key)
     assert raised.value.status_code == 401
     assert upstream.sent_since(mark) == ""
 
