@@ -9,6 +9,7 @@ what that run left behind.
 
 import json
 import re
+import signal
 
 import pytest
 
@@ -17,6 +18,7 @@ from gateway_harness import (  # noqa: F401  (fixtures)
     OPENAI_MODEL,
     exchange,
     gateway,
+    start_gateway,
     stop_and_verify,
     upstream,
     user,
@@ -114,3 +116,23 @@ def test_blocked_text_names_deny_records_of_this_ledger(run):
 
 def test_no_secret_in_clear_in_the_ledger(run):
     assert AWS_KEY not in json.dumps(run["records"])
+
+
+def test_remediations_record_the_rewrite(run):
+    remediated = [r for r in decisions(run["records"], "tool_call") if r["record"]["event"]["outcome"] == "remediate"]
+    assert len(remediated) == 2
+    for r in remediated:
+        assert "LIMIT 1000" in json.dumps(r["record"]["event"].get("rewrite")), r
+
+
+def test_sigint_stops_the_gateway_cleanly_and_the_ledger_verifies(upstream, tmp_path):
+    gw = start_gateway(tmp_path, upstream.url)
+    try:
+        gw.client("chat").chat.completions.create(model=OPENAI_MODEL, messages=user("hi"))
+    finally:
+        gw.stopped = True
+        code = gw.server.stop(signal.SIGINT)
+    assert code == 0, gw.server.log()[-4000:]
+    verified = gw.verify()
+    assert verified.returncode == 0, verified.stdout + verified.stderr
+    assert [r["record"]["event"]["outcome"] for r in decisions(gw.records(), "llm_request")] == ["allow"]

@@ -8,10 +8,22 @@ id of the deny receipt.
 import json
 import re
 
+import anthropic
 import jwt
+import openai
 import pytest
 
-from gateway_harness import API_AGENTS, exchange, gateway, upstream, verified_claims, warden  # noqa: F401  (fixtures)
+from gateway_harness import (  # noqa: F401  (fixtures)
+    API_AGENTS,
+    chat_request,
+    exchange,
+    gateway,
+    header_receipts,
+    messages_request,
+    upstream,
+    verified_claims,
+    warden,
+)
 
 REC_ID = re.compile(r"\brec_[0-9a-f]{8,}\b")
 
@@ -64,3 +76,14 @@ def test_a_forged_receipt_does_not_verify(gateway):
     token = ".".join([header, jwt.utils.base64url_encode(forged).decode(), signature])
     with pytest.raises(jwt.InvalidSignatureError):
         jwt.decode(token, gateway.public_key().key, algorithms=["EdDSA"])
+
+
+def test_a_refused_prompt_carries_its_deny_receipt(gateway):
+    prompt = "deploy with AKIAIOSFODNN7EXAMPLE please"
+    with pytest.raises(openai.PermissionDeniedError) as chat_refusal:
+        gateway.client("chat").chat.completions.create(**chat_request(prompt))
+    with pytest.raises(anthropic.PermissionDeniedError) as messages_refusal:
+        gateway.client("messages").messages.create(**messages_request(prompt))
+    for refusal in (chat_refusal.value, messages_refusal.value):
+        claims = verified_claims(gateway, header_receipts(refusal.response.headers))
+        assert [c["outcome"] for c in claims] == ["deny"]

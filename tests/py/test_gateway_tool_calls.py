@@ -11,10 +11,22 @@ import re
 
 import pytest
 
-from gateway_harness import API_MODES, gateway, run_turn, tool_payloads, upstream  # noqa: F401  (fixtures)
+from gateway_harness import (  # noqa: F401  (fixtures)
+    API_MODES,
+    chat_request,
+    gateway,
+    messages_request,
+    responses_request,
+    run_turn,
+    tool_payloads,
+    upstream,
+    user,
+)
 
 REC_ID = re.compile(r"\brec_[0-9a-f]{8,}\b")
 DENIED_COMMAND = "rm -rf /"
+HELLO = "Hello! I am the Warden mock provider. How can I help?"
+AFTER_TOOL = "Done. The tool ran and I have its result."
 
 
 def assert_blocked_text(text, tool, rule):
@@ -104,7 +116,61 @@ def test_unknown_tool_is_denied_by_the_bundle_default(gateway, api, mode):
 @pytest.mark.parametrize("api,mode", API_MODES)
 def test_text_only_reply_passes_through(gateway, api, mode):
     turn = run_turn(gateway, api, mode, "hi")
-    assert turn.text == "Hello! I am the Warden mock provider. How can I help?"
+    assert turn.text == HELLO
     assert turn.calls == []
     assert turn.finish == "stop"
     assert turn.order_problems == []
+
+
+def test_agent_loops_carry_on_after_the_tool_result(gateway):
+    """The delivered call's id goes back with its result; the model's next turn comes through."""
+    chat = gateway.client("chat").chat.completions
+    first = chat.create(**chat_request("please list the logs"))
+    [call] = first.choices[0].message.tool_calls
+    history = user("please list the logs") + [
+        first.choices[0].message.model_dump(exclude_none=True),
+        {"role": "tool", "tool_call_id": call.id, "content": "total 0"},
+    ]
+    second = chat.create(**{**chat_request(""), "messages": history})
+    assert second.choices[0].message.content == AFTER_TOOL
+
+    responses = gateway.client("responses").responses
+    first = responses.create(**responses_request("please list the logs"))
+    [item] = [i for i in first.output if i.type == "function_call"]
+    second = responses.create(
+        **{
+            **responses_request(""),
+            "input": [
+                {"role": "user", "content": "please list the logs"},
+                item.model_dump(exclude_none=True),
+                {"type": "function_call_output", "call_id": item.call_id, "output": "total 0"},
+            ],
+        }
+    )
+    assert second.output_text == AFTER_TOOL
+
+    messages = gateway.client("messages").messages
+    first = messages.create(**messages_request("please list the logs"))
+    [use] = [b for b in first.content if b.type == "tool_use"]
+    history = user("please list the logs") + [
+        {"role": "assistant", "content": [b.model_dump(exclude_none=True) for b in first.content]},
+        {"role": "user", "content": [{"type": "tool_result", "tool_use_id": use.id, "content": "total 0"}]},
+    ]
+    second = messages.create(**{**messages_request(""), "messages": history})
+    assert second.content[0].text == AFTER_TOOL
+
+
+@pytest.mark.parametrize("api", ["chat", "messages"])
+def test_agent_loops_carry_on_after_a_blocked_call(gateway, api):
+    """The replacement text is an ordinary assistant turn the agent can send back."""
+    turn = run_turn(gateway, api, "create", "please clean up the disk")
+    history = user("please clean up the disk") + [
+        {"role": "assistant", "content": turn.text},
+        {"role": "user", "content": "ok, then say hi"},
+    ]
+    if api == "chat":
+        reply = gateway.client(api).chat.completions.create(**{**chat_request(""), "messages": history})
+        assert reply.choices[0].message.content == HELLO
+    else:
+        reply = gateway.client(api).messages.create(**{**messages_request(""), "messages": history})
+        assert reply.content[0].text == HELLO
