@@ -3,12 +3,17 @@ secrets in prompts, upstream status errors, the model list, and the provider key
 Warden. Every refusal uses the provider's error JSON, so the SDKs raise their usual exceptions.
 """
 
+import concurrent.futures
+import json
+
 import anthropic
+import httpx2
 import openai
 import pytest
 
 from gateway_harness import (  # noqa: F401  (fixtures)
     ANTHROPIC_MODEL,
+    API_AGENTS,
     OPENAI_MODEL,
     PROVIDER_KEY,
     chat_request,
@@ -135,6 +140,82 @@ def test_prompt_with_a_secret_is_refused_before_any_upstream_call(gateway, upstr
     assert "secrets-in-prompt" in str(raised.value.body)
     assert secret not in str(raised.value.body), "the refusal echoes the secret"
     assert upstream.sent_since(mark) == "", "the prompt with the secret was sent upstream"
+
+
+@pytest.mark.parametrize("api", APIS)
+def test_secret_in_the_system_prompt_is_refused_before_any_upstream_call(gateway, upstream, api):
+    mark = upstream.mark()
+    instructions = f"You deploy with the key {AWS_KEY}."
+    client = client_for(gateway, api)
+    with pytest.raises(sdk(api).PermissionDeniedError) as raised:
+        if api == "chat":
+            system = [{"role": "system", "content": instructions}]
+            client.chat.completions.create(**{**chat_request(""), "messages": system + user("hi")})
+        elif api == "responses":
+            client.responses.create(**responses_request("hi"), instructions=instructions)
+        else:
+            client.messages.create(**messages_request("hi"), system=instructions)
+    assert "secrets-in-prompt" in str(raised.value.body)
+    assert upstream.sent_since(mark) == "", "the system prompt with the secret was sent upstream"
+
+
+# --- Malformed requests --------------------------------------------------------------------
+
+PATHS = {"chat": "/v1/chat/completions", "responses": "/v1/responses", "messages": "/v1/messages"}
+
+
+def post_raw(gateway, api, body):
+    headers = {"Authorization": f"Bearer {gateway.keys[API_AGENTS[api]]}", "Content-Type": "application/json"}
+    return httpx2.post(gateway.url + PATHS[api], content=body, headers=headers, timeout=20)
+
+
+def assert_provider_error_shape(api, response, status):
+    assert response.status_code == status, response.text
+    body = response.json()
+    if api == "messages":
+        assert body["type"] == "error" and body["error"]["type"] and body["error"]["message"], body
+    else:
+        assert body["error"]["message"] and body["error"]["type"], body
+
+
+@pytest.mark.parametrize("api", APIS)
+def test_a_body_that_is_not_json_is_a_400_in_the_provider_shape(gateway, upstream, api):
+    mark = upstream.mark()
+    assert_provider_error_shape(api, post_raw(gateway, api, b"{not json"), 400)
+    assert upstream.sent_since(mark) == ""
+
+
+@pytest.mark.parametrize("api", APIS)
+def test_a_body_without_a_model_is_a_400_in_the_provider_shape(gateway, upstream, api):
+    mark = upstream.mark()
+    body = {"messages": user("hi"), "max_tokens": 10} if api != "responses" else {"input": "hi"}
+    assert_provider_error_shape(api, post_raw(gateway, api, json.dumps(body).encode()), 400)
+    assert upstream.sent_since(mark) == ""
+
+
+# --- Concurrency ---------------------------------------------------------------------------
+
+
+def test_concurrent_requests_are_each_judged(gateway):
+    """Twenty agents' turns at once, mixed APIs and outcomes: each gets its own decision."""
+
+    def turn(i):
+        api = APIS[i % 3]
+        prompt = "please tidy up" if i % 2 else "please list the logs"
+        client = client_for(gateway, api)
+        if api == "chat":
+            message = client.chat.completions.create(**chat_request(prompt)).choices[0].message
+            return prompt, [json.loads(c.function.arguments)["command"] for c in message.tool_calls or []]
+        if api == "responses":
+            output = client.responses.create(**responses_request(prompt)).output
+            return prompt, [json.loads(o.arguments)["command"] for o in output if o.type == "function_call"]
+        content = client.messages.create(**messages_request(prompt)).content
+        return prompt, [b.input["command"] for b in content if b.type == "tool_use"]
+
+    with concurrent.futures.ThreadPoolExecutor(max_workers=20) as pool:
+        results = list(pool.map(turn, range(20)))
+    expected = {"please tidy up": ["ls -la /tmp"], "please list the logs": ["ls -la /var/log"]}
+    assert all(commands == expected[prompt] for prompt, commands in results), results
 
 
 # --- Upstream status errors ----------------------------------------------------------------

@@ -12,11 +12,16 @@ import openai
 import pytest
 
 from gateway_harness import (  # noqa: F401  (fixtures)
+    DRIVERS,
+    Listener,
+    RecordingRelay,
     chat_request,
     dump,
     gateway,
     messages_request,
     responses_request,
+    start_gateway,
+    stop_and_verify,
     tool_calls,
     tool_payloads,
     upstream,
@@ -131,3 +136,57 @@ def test_truncated_non_streaming_call_is_not_delivered(gateway, api):
         assert 400 <= error.status_code < 600
         return
     assert_no_call_delivered([dump(result)])
+
+
+# --- Tool-call arguments over `max_tool_args` ----------------------------------------------
+
+HUGE_SCRIPT = """\
+api_key: mock-provider-key
+models: [gpt-4o-mini, claude-haiku-4-5]
+replies:
+  - name: huge-arguments
+    tool_calls:
+      - name: bash
+        arguments: {{ command: "ls -la {padding}" }}
+    chunk_size: 4096
+"""
+
+
+@pytest.fixture(scope="module")
+def huge_arguments_gateway(tmp_path_factory):
+    """A gateway (max_tool_args 64 KiB) whose upstream always proposes a bash call with 80 KiB of
+    arguments, an allowed command apart from its size."""
+    workdir = tmp_path_factory.mktemp("huge")
+    script = workdir / "script.yaml"
+    script.write_text(HUGE_SCRIPT.format(padding="a" * 80 * 1024))
+    mock = Listener(["mock-provider", "--script", str(script), "--listen", "127.0.0.1:0"], workdir / "mock.log")
+    relay = RecordingRelay(mock.url)
+    try:
+        (workdir / "gateway").mkdir()
+        gw = start_gateway(workdir / "gateway", relay.url)
+        try:
+            yield gw
+        finally:
+            stop_and_verify(gw)
+    finally:
+        relay.close()
+        mock.stop()
+
+
+@pytest.mark.parametrize("api", APIS)
+def test_streamed_arguments_over_the_limit_are_never_delivered(huge_arguments_gateway, api):
+    events, error = read_stream(huge_arguments_gateway, api, "please list everything", helper=False)
+    assert_no_call_delivered(events)
+    if error is not None or any(e.get("type") in ("error", "response.failed") for e in events):
+        assert_provider_error_event(api, events, error)
+
+
+@pytest.mark.parametrize("api", APIS)
+def test_arguments_over_the_limit_are_never_delivered(huge_arguments_gateway, api):
+    try:
+        turn = DRIVERS[(api, "create")](huge_arguments_gateway, "please list everything")
+    except (openai.APIStatusError, anthropic.APIStatusError) as error:
+        assert error.status_code >= 400
+        return
+    assert turn.calls == []
+    assert_no_call_delivered(turn.events)

@@ -25,6 +25,7 @@ from gateway_harness import (  # noqa: F401  (fixtures)
 
 REC_ID = re.compile(r"\brec_[0-9a-f]{8,}\b")
 DENIED_COMMAND = "rm -rf /"
+GITHUB_TOKEN = "ghp_16C7e42F292c6912E7710c838347Ae178B4a"
 HELLO = "Hello! I am the Warden mock provider. How can I help?"
 AFTER_TOOL = "Done. The tool ran and I have its result."
 
@@ -97,6 +98,16 @@ def test_calls_after_a_denied_one_keep_consistent_indexes(gateway, api, mode):
     assert_blocked_text(turn.text, "bash", "shell-destructive")
     assert turn.finish == "tool_calls"
     assert turn.order_problems == []
+
+
+@pytest.mark.parametrize("api,mode", API_MODES)
+def test_call_with_a_secret_in_its_arguments_is_denied_without_showing_it(gateway, api, mode):
+    turn = run_turn(gateway, api, mode, "please check my github user")
+    assert turn.calls == []
+    assert_never_delivered(turn, GITHUB_TOKEN)
+    assert GITHUB_TOKEN not in json.dumps(turn.events), "the secret reached the agent"
+    assert_blocked_text(turn.text, "bash", "secrets-in-arguments")
+    assert turn.finish == "stop"
 
 
 @pytest.mark.parametrize("api,mode", API_MODES)
