@@ -175,11 +175,11 @@ class RecordingRelay:
 class Gateway:
     """A running `warden serve` with its own data directory and the agent `test-bot`'s key."""
 
-    def __init__(self, workdir, upstream_url):
+    def __init__(self, workdir, upstream_url, bundle=BUNDLE):
         self.workdir = pathlib.Path(workdir)
         self.data_dir = self.workdir / "data"
         self.config = self.workdir / "warden.yaml"
-        self.config.write_text(config_yaml(upstream_url))
+        self.config.write_text(config_yaml(upstream_url, bundle))
         self.env = dict(os.environ, WARDEN_TEST_PROVIDER_KEY=PROVIDER_KEY)
         self.keys = {agent: self.create_key(agent) for agent in (*API_AGENTS.values(), *PIN_AGENTS)}
         self.key = self.keys[AGENT]
@@ -230,7 +230,7 @@ class Gateway:
         return [json.loads(line) for line in out.splitlines() if line.strip()]
 
 
-def config_yaml(upstream_url):
+def config_yaml(upstream_url, bundle=BUNDLE):
     """The gateway configuration the tests run with (baseline bundle, both mock providers)."""
     agents = "\n".join(
         f"  {agent}: {{ tenant: acme, team: qa, labels: {{ env: development }} }}"
@@ -239,7 +239,7 @@ def config_yaml(upstream_url):
     return f"""\
 listen: {{ agents: "127.0.0.1:0", admin: "127.0.0.1:0" }}
 data_dir: ./data
-policy: {{ bundle: {json.dumps(str(BUNDLE))}, reload: true }}
+policy: {{ bundle: {json.dumps(str(bundle))}, reload: true }}
 providers:
   mock-openai: {{ kind: openai, base_url: "{upstream_url}", api_key_env: WARDEN_TEST_PROVIDER_KEY }}
   mock-anthropic: {{ kind: anthropic, base_url: "{upstream_url}", api_key_env: WARDEN_TEST_PROVIDER_KEY }}
@@ -249,9 +249,9 @@ limits: {{ max_body: 1MiB, max_tool_args: 64KiB, max_concurrent_streams: 64, ups
 """
 
 
-def start_gateway(workdir, upstream_url):
-    """Starts a gateway; fails the calling fixture with serve's log when it does not come up."""
-    return Gateway(workdir, upstream_url)
+def start_gateway(workdir, upstream_url, bundle=BUNDLE):
+    """Starts a gateway; raises with serve's log when it does not come up."""
+    return Gateway(workdir, upstream_url, bundle)
 
 
 def stop_and_verify(gateway):
