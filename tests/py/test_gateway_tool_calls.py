@@ -185,3 +185,14 @@ def test_agent_loops_carry_on_after_a_blocked_call(gateway, api):
     else:
         reply = gateway.client(api).messages.create(**{**messages_request(""), "messages": history})
         assert reply.content[0].text == HELLO
+
+
+def test_chat_stream_usage_survives_a_blocked_call(gateway):
+    """With `include_usage`, the final usage chunk still arrives after a call was replaced."""
+    stream = gateway.client("chat").chat.completions.create(
+        **chat_request("please tidy up"), stream=True, stream_options={"include_usage": True}
+    )
+    chunks = list(stream)
+    usage = [c.usage for c in chunks if c.usage is not None]
+    assert len(usage) == 1 and usage[0].total_tokens == usage[0].prompt_tokens + usage[0].completion_tokens > 0
+    assert chunks[-1].usage is not None and chunks[-1].choices == []
