@@ -7,6 +7,8 @@ mod keys_cmd;
 mod ledger_cmd;
 mod mock_cmd;
 mod policy_cmd;
+mod quickstart_cmd;
+mod serve_cmd;
 
 use std::process::ExitCode;
 
@@ -22,6 +24,10 @@ struct Cli {
 
 #[derive(Debug, Subcommand)]
 enum Command {
+    /// Run the gateway: agents' LLM traffic judged, recorded and released.
+    Serve(serve_cmd::ServeArgs),
+    /// Run the gateway, a scripted model and a scripted agent: allowed, denied and remediated tool calls, then a verified ledger.
+    Quickstart(quickstart_cmd::QuickstartArgs),
     /// Lint, test, explain and evaluate policy bundles.
     Policy(policy_cmd::PolicyArgs),
     /// Create, inspect, export and verify the tamper-evident ledger.
@@ -35,6 +41,8 @@ enum Command {
 fn main() -> ExitCode {
     let cli = Cli::parse();
     let result = match cli.command {
+        Command::Serve(args) => serve_cmd::run(args),
+        Command::Quickstart(args) => quickstart_cmd::run(args),
         Command::Policy(args) => policy_cmd::run(args),
         Command::Ledger(args) => ledger_cmd::run(args),
         Command::MockProvider(args) => mock_cmd::run(args),
