@@ -16,6 +16,7 @@ import select
 import signal
 import socket
 import subprocess
+import tempfile
 import threading
 
 import anthropic
@@ -266,29 +267,38 @@ def stop_and_verify(gateway):
 
 
 @pytest.fixture(scope="session")
-def upstream(tmp_path_factory):
+def upstream():
     """The recording relay in front of the session's mock provider."""
-    mock = Listener(
-        ["mock-provider", "--script", str(SCRIPT), "--listen", "127.0.0.1:0"],
-        tmp_path_factory.mktemp("mock") / "mock.log",
-    )
-    relay = RecordingRelay(mock.url)
-    try:
-        yield relay
-    finally:
-        relay.close()
-        mock.stop()
+    with tempfile.TemporaryDirectory(prefix="warden-e2e-mock-") as workdir:
+        mock = Listener(
+            ["mock-provider", "--script", str(SCRIPT), "--listen", "127.0.0.1:0"],
+            pathlib.Path(workdir) / "mock.log",
+        )
+        relay = RecordingRelay(mock.url)
+        try:
+            yield relay
+        finally:
+            relay.close()
+            mock.stop()
 
 
 @pytest.fixture(scope="module")
-def gateway(upstream, tmp_path_factory):
+def gateway(upstream):
     """The module's gateway; stopped with SIGTERM at the end, when its ledger must verify."""
-    gw = start_gateway(tmp_path_factory.mktemp("gateway"), upstream.url)
-    try:
-        yield gw
-    finally:
-        if not gw.stopped:
-            stop_and_verify(gw)
+    with tempfile.TemporaryDirectory(prefix="warden-e2e-gateway-") as workdir:
+        gw = start_gateway(workdir, upstream.url)
+        try:
+            yield gw
+        finally:
+            if not gw.stopped:
+                stop_and_verify(gw)
+
+
+@pytest.fixture()
+def scratch():
+    """A temporary directory, removed after the test whatever its outcome."""
+    with tempfile.TemporaryDirectory(prefix="warden-e2e-") as workdir:
+        yield pathlib.Path(workdir)
 
 
 # --- The three APIs, driven the way agents drive them ---------------------------------------

@@ -18,6 +18,7 @@ from gateway_harness import (  # noqa: F401  (fixtures)
     OPENAI_MODEL,
     exchange,
     gateway,
+    scratch,
     start_gateway,
     stop_and_verify,
     upstream,
@@ -125,8 +126,8 @@ def test_remediations_record_the_rewrite(run):
         assert "LIMIT 1000" in json.dumps(r["record"]["event"].get("rewrite")), r
 
 
-def test_sigint_stops_the_gateway_cleanly_and_the_ledger_verifies(upstream, tmp_path):
-    gw = start_gateway(tmp_path, upstream.url)
+def test_sigint_stops_the_gateway_cleanly_and_the_ledger_verifies(upstream, scratch):
+    gw = start_gateway(scratch, upstream.url)
     try:
         gw.client("chat").chat.completions.create(model=OPENAI_MODEL, messages=user("hi"))
     finally:

@@ -8,7 +8,7 @@ import time
 
 import pytest
 
-from gateway_harness import BUNDLE, chat_request, start_gateway, stop_and_verify, upstream  # noqa: F401
+from gateway_harness import BUNDLE, chat_request, scratch, start_gateway, stop_and_verify, upstream  # noqa: F401
 
 PROMPT = "please list the logs"
 NO_BASH = """\
@@ -24,12 +24,12 @@ RELOAD_WAIT_S = 15
 
 
 @pytest.fixture()
-def reloading(upstream, tmp_path):
+def reloading(upstream, scratch):
     """(a gateway serving a copy of the baseline bundle, that copy's directory)."""
-    bundle = tmp_path / "bundle"
+    bundle = scratch / "bundle"
     shutil.copytree(BUNDLE, bundle)
-    (tmp_path / "gateway").mkdir()
-    gw = start_gateway(tmp_path / "gateway", upstream.url, bundle)
+    (scratch / "gateway").mkdir()
+    gw = start_gateway(scratch / "gateway", upstream.url, bundle)
     try:
         yield gw, bundle
     finally:

@@ -7,6 +7,9 @@ completed is never delivered, not even its name. The tool call in each faulty re
 bundle allows (`bash ls -la /var/log`), so only the fault can keep it from the agent.
 """
 
+import pathlib
+import tempfile
+
 import anthropic
 import openai
 import pytest
@@ -153,10 +156,14 @@ replies:
 
 
 @pytest.fixture(scope="module")
-def huge_arguments_gateway(tmp_path_factory):
+def huge_arguments_gateway():
     """A gateway (max_tool_args 64 KiB) whose upstream always proposes a bash call with 80 KiB of
     arguments, an allowed command apart from its size."""
-    workdir = tmp_path_factory.mktemp("huge")
+    with tempfile.TemporaryDirectory(prefix="warden-e2e-huge-") as scratch:
+        yield from _huge_arguments_gateway(pathlib.Path(scratch))
+
+
+def _huge_arguments_gateway(workdir):
     script = workdir / "script.yaml"
     script.write_text(HUGE_SCRIPT.format(padding="a" * 80 * 1024))
     mock = Listener(["mock-provider", "--script", str(script), "--listen", "127.0.0.1:0"], workdir / "mock.log")
