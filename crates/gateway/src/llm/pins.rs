@@ -2,10 +2,15 @@
 //! digested, the first digest seen for an (agent, tool) pair is pinned, and a later different
 //! definition is reported so rules can refuse it (`tool.definition_changed`,
 //! `request.changed_tools`). Pins live for the life of the process.
+//!
+//! The digest covers what the model is told about the tool — its name, description and input
+//! schema — taken from wherever each API puts them, so one tool offered through Chat
+//! Completions, Responses and Messages has one digest.
 
 use std::collections::HashMap;
 use std::sync::Mutex;
 
+use serde_json::{Value, json};
 use warden_llm::ToolDefinition;
 
 use super::judge::digest;
@@ -33,7 +38,7 @@ impl ToolPins {
         };
         let mut changed = Vec::new();
         for tool in tools {
-            let Some(d) = digest(&tool.definition) else {
+            let Some(d) = digest(&essence(&tool.definition)) else {
                 changed.push(tool.name.clone());
                 continue;
             };
@@ -51,16 +56,58 @@ impl ToolPins {
     }
 }
 
+/// What the model is told about a tool, independent of the API's envelope: `{name,
+/// description, schema}` for function tools (Chat `function.parameters`, Responses
+/// `parameters`, Anthropic `input_schema`); the whole definition for anything else.
+fn essence(definition: &Value) -> Value {
+    let inner = definition.get("function").unwrap_or(definition);
+    let schema = ["parameters", "input_schema"]
+        .iter()
+        .find_map(|k| inner.get(*k));
+    match (inner.get("name"), schema) {
+        (Some(name), Some(schema)) => json!({
+            "name": name,
+            "description": inner.get("description").unwrap_or(&Value::Null),
+            "schema": schema,
+        }),
+        _ => definition.clone(),
+    }
+}
+
 #[cfg(test)]
+#[allow(clippy::indexing_slicing)]
 mod tests {
     use super::*;
-    use serde_json::json;
 
     fn tool(name: &str, description: &str) -> ToolDefinition {
         ToolDefinition {
             name: name.into(),
             definition: json!({"type": "function", "function": {"name": name, "description": description}}),
         }
+    }
+
+    #[test]
+    fn one_tool_through_every_api_has_one_pin() {
+        let schema = json!({"type": "object", "properties": {"command": {"type": "string"}}});
+        let pins = ToolPins::default();
+        let chat = ToolDefinition {
+            name: "bash".into(),
+            definition: json!({"type": "function", "function": {"name": "bash", "description": "Run", "parameters": schema}}),
+        };
+        let responses = ToolDefinition {
+            name: "bash".into(),
+            definition: json!({"type": "function", "name": "bash", "description": "Run", "parameters": schema, "strict": false}),
+        };
+        let anthropic = ToolDefinition {
+            name: "bash".into(),
+            definition: json!({"name": "bash", "description": "Run", "input_schema": schema}),
+        };
+        assert!(pins.observe("a", &[chat]).is_empty());
+        assert!(pins.observe("a", &[responses]).is_empty());
+        assert!(pins.observe("a", &[anthropic.clone()]).is_empty());
+        let mut changed = anthropic;
+        changed.definition["input_schema"]["properties"]["extra"] = json!({"type": "string"});
+        assert_eq!(pins.observe("a", &[changed]), vec!["bash".to_owned()]);
     }
 
     #[test]
