@@ -2,7 +2,12 @@
 //! indexed row read, SHA-256, constant-time compare), on a well-formed key with a wrong secret,
 //! and on malformed input (refused before the database). Run: `cargo bench -p warden-store --bench keys`.
 
-#![allow(missing_docs, clippy::unwrap_used, clippy::expect_used)]
+#![allow(
+    missing_docs,
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::indexing_slicing
+)]
 
 use criterion::{Criterion, criterion_group, criterion_main};
 use warden_store::SqliteKeys;
