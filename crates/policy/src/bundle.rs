@@ -14,6 +14,7 @@ use crate::Outcome;
 use crate::action::ActionKind;
 use crate::condition::Condition;
 use crate::error::{BundleError, Diagnostic};
+use crate::index::RuleIndex;
 use crate::profiles::{ArgType, Mapping, ToolMappings};
 use crate::raw::{RawConstraints, RawPolicyFile, RawRule, parse_duration_ms};
 
@@ -39,6 +40,8 @@ pub struct Bundle {
     pub(crate) default: Outcome,
     pub(crate) mappings: ToolMappings,
     pub(crate) files: Vec<String>,
+    /// Which rules can match which actions.
+    pub(crate) index: RuleIndex,
 }
 
 /// One validated rule.
@@ -223,8 +226,10 @@ impl Bundle {
                 serde_json::Value::Object(canonical.into_iter().collect()).to_string()
             ))
         );
+        let index = RuleIndex::build(&rules);
         Ok(Bundle {
             digest,
+            index,
             rules,
             default: default.map_or(Outcome::Deny, |(o, _, _)| o),
             mappings,

@@ -101,6 +101,11 @@ impl Condition {
         &self.roots
     }
 
+    /// The compiled expression.
+    pub(crate) fn expression(&self) -> &IdedExpr {
+        self.program.expression()
+    }
+
     /// The native form of the condition, when it has one.
     pub(crate) fn fast(&self) -> Option<&Fast> {
         self.fast.as_ref()
@@ -439,7 +444,8 @@ pub(crate) fn check_regex(pattern: &str) -> Result<(), String> {
     compile_regex(pattern).map(|_| ())
 }
 
-fn compile_regex(pattern: &str) -> Result<Arc<regex::Regex>, String> {
+/// A regex compiled as `matches` compiles it (cached per thread, size-limited).
+pub(crate) fn compile_regex(pattern: &str) -> Result<Arc<regex::Regex>, String> {
     REGEXES.with(|cache| {
         if let Some(re) = cache.borrow().get(pattern) {
             return Ok(Arc::clone(re));

@@ -147,34 +147,36 @@ impl Bundle {
 
     fn run(&self, action: &Action, trace: bool) -> (Decision, Vec<RuleTrace>, Facts) {
         let facts = facts::compute(action, &self.mappings);
-        with_scope(facts.home.as_deref(), |ctx| {
+        let (decision, traces) = with_scope(facts.home.as_deref(), |ctx| {
             let mut scope = Scope {
                 ctx,
                 facts: &facts,
                 bound: Vec::new(),
             };
             let mut traces = Vec::new();
-            let mut verdicts: Vec<(&Rule, Verdict)> = Vec::with_capacity(self.rules.len());
-            for rule in &self.rules {
-                let verdict = match applies(rule, action) {
-                    Some(why) => Verdict::Skipped(why),
-                    None => match &rule.condition {
-                        None => Verdict::Matched,
-                        Some(c) => match scope.decide(c, rule.default_verdict.as_ref()) {
-                            Ok(true) => Verdict::Matched,
-                            Ok(false) => Verdict::NotMatched,
-                            Err(e) => Verdict::Failed(e),
-                        },
-                    },
-                };
-                if trace {
+            let mut verdicts: Vec<(&Rule, Verdict)> = Vec::new();
+            if trace {
+                // Explanations trace every rule, so they walk the whole bundle.
+                for rule in &self.rules {
+                    let verdict = match applies(rule, action) {
+                        Some(why) => Verdict::Skipped(why),
+                        None => scope.verdict(rule),
+                    };
                     traces.push(trace_rule(rule, &verdict, scope.cel()));
+                    verdicts.push((rule, verdict));
                 }
-                verdicts.push((rule, verdict));
+            } else {
+                // Only the rules the index cannot rule out; the others could not match.
+                for position in self.index.candidates(action).iter() {
+                    if let Some(rule) = self.rules.get(position) {
+                        verdicts.push((rule, scope.verdict(rule)));
+                    }
+                }
             }
             let decision = self.combine(action, &verdicts, &mut scope);
-            (decision, traces, facts.clone())
-        })
+            (decision, traces)
+        });
+        (decision, traces, facts)
     }
 
     fn combine(
@@ -322,6 +324,18 @@ impl Scope<'_, '_, '_> {
         self.ctx
     }
 
+    /// The verdict of a rule that applies to the action.
+    fn verdict(&mut self, rule: &Rule) -> Verdict {
+        match &rule.condition {
+            None => Verdict::Matched,
+            Some(c) => match self.decide(c, rule.default_verdict.as_ref()) {
+                Ok(true) => Verdict::Matched,
+                Ok(false) => Verdict::NotMatched,
+                Err(e) => Verdict::Failed(e),
+            },
+        }
+    }
+
     /// A condition's result: precomputed when the action leaves every fact it reads at its
     /// default, native when the fast path is certain, CEL otherwise.
     fn decide(
@@ -336,7 +350,8 @@ impl Scope<'_, '_, '_> {
         }
         if let Some(fast) = condition.fast() {
             let facts = self.facts;
-            if let Ok(result) = fast.eval_bool(&|root: &str| facts.value(root)) {
+            let lookup = |root: &str| facts.value(root);
+            if let Ok(result) = fast.eval_bool(&lookup, facts.home.as_deref()) {
                 return Ok(result);
             }
         }

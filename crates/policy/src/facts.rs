@@ -10,7 +10,7 @@ use std::sync::LazyLock;
 use serde_json::{Map, Value, json};
 use warden_analyze::{path, secrets, shell, sql, url};
 
-use crate::action::{Action, ActionKind};
+use crate::action::{Action, ActionKind, Agent, Tool};
 use crate::profiles::{ArgType, Mapping, ToolMappings, patch_paths};
 
 /// A fact root and the function producing its default value (also its schema for load checks).
@@ -100,13 +100,13 @@ pub fn compute(action: &Action, mappings: &ToolMappings) -> Facts {
     let home = action.agent.home.clone().filter(|h| !h.is_empty());
     let mut roots: Vec<(&'static str, Value)> = vec![
         ("action", json!({ "kind": action.kind.as_str() })),
-        ("agent", to_json(&action.agent)),
+        ("agent", agent_facts(&action.agent)),
     ];
     let mut scan = SecretScan::default();
 
     if let Some(tool) = &action.tool {
-        roots.push(("tool", to_json(tool)));
-        scan.value("tool.args", &tool.args);
+        roots.push(("tool", tool_facts(tool)));
+        scan.value(&mut String::from("tool.args"), &tool.args);
         if let Some(mapping) = mappings.lookup(&tool.name) {
             typed_facts(&tool.args, mapping, home.as_deref(), &mut roots);
         }
@@ -152,6 +152,45 @@ pub fn compute(action: &Action, mappings: &ToolMappings) -> Facts {
         roots.push(("secrets", secrets_summary(&scan.found)));
     }
     Facts { roots, home }
+}
+
+/// The `agent` root, built field by field; the same value serializing [`Agent`] gives.
+fn agent_facts(agent: &Agent) -> Value {
+    let mut m = Map::new();
+    m.insert("id".into(), Value::String(agent.id.clone()));
+    m.insert("tenant".into(), Value::String(agent.tenant.clone()));
+    m.insert("team".into(), Value::String(agent.team.clone()));
+    let labels = agent
+        .labels
+        .iter()
+        .map(|(k, v)| (k.clone(), Value::String(v.clone())))
+        .collect();
+    m.insert("labels".into(), Value::Object(labels));
+    if let Some(home) = &agent.home {
+        m.insert("home".into(), Value::String(home.clone()));
+    }
+    Value::Object(m)
+}
+
+/// The `tool` root, built field by field; the same value serializing [`Tool`] gives.
+fn tool_facts(tool: &Tool) -> Value {
+    let mut m = Map::new();
+    m.insert("name".into(), Value::String(tool.name.clone()));
+    m.insert("args".into(), tool.args.clone());
+    if !tool.server.is_empty() {
+        m.insert("server".into(), Value::String(tool.server.clone()));
+    }
+    if !tool.annotations.is_empty() {
+        m.insert(
+            "annotations".into(),
+            Value::Object(tool.annotations.clone()),
+        );
+    }
+    m.insert(
+        "definition_changed".into(),
+        Value::Bool(tool.definition_changed),
+    );
+    Value::Object(m)
 }
 
 /// The default value of every fact root, built once.
@@ -402,17 +441,27 @@ impl SecretScan {
         }
     }
 
-    fn value(&mut self, field: &str, value: &Value) {
+    /// Scans every string in `value`; `field` is its path, extended in place for nested values
+    /// so that clean arguments cost no allocation per field.
+    fn value(&mut self, field: &mut String, value: &Value) {
+        use std::fmt::Write as _;
         match value {
             Value::String(s) => self.text(field, s),
             Value::Array(items) => {
                 for (i, item) in items.iter().enumerate() {
-                    self.value(&format!("{field}[{i}]"), item);
+                    let len = field.len();
+                    let _ = write!(field, "[{i}]");
+                    self.value(field, item);
+                    field.truncate(len);
                 }
             }
             Value::Object(map) => {
                 for (k, v) in map {
-                    self.value(&format!("{field}.{k}"), v);
+                    let len = field.len();
+                    field.push('.');
+                    field.push_str(k);
+                    self.value(field, v);
+                    field.truncate(len);
                 }
             }
             _ => {}
@@ -537,6 +586,21 @@ mod tests {
         let url = f.get("url").unwrap();
         assert_eq!(url["schemes"], json!(["https", "gopher"]));
         assert_eq!(url["hosts"], json!(["example.com", "evil.example"]));
+    }
+
+    #[test]
+    fn agent_and_tool_facts_are_their_serialized_form() {
+        for json in [
+            r#"{"kind":"tool_call"}"#,
+            r#"{"kind":"tool_call","agent":{"id":"a","tenant":"t","team":"x","labels":{"env":"prod","b":""},"home":"/home/a"},"tool":{"name":"bash","args":{"command":"ls","n":[1,{"k":null}]}}}"#,
+            r#"{"kind":"mcp_call","agent":{"id":"a","home":""},"tool":{"name":"read","server":"fs","annotations":{"readOnlyHint":true},"definition_changed":true}}"#,
+        ] {
+            let action = Action::from_json(json).unwrap();
+            assert_eq!(agent_facts(&action.agent), to_json(&action.agent), "{json}");
+            if let Some(tool) = &action.tool {
+                assert_eq!(tool_facts(tool), to_json(tool), "{json}");
+            }
+        }
     }
 
     #[test]

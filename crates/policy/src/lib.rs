@@ -35,6 +35,7 @@ mod error;
 mod facts;
 mod fast;
 pub mod fixtures;
+mod index;
 mod outcome;
 mod profiles;
 mod raw;

@@ -104,6 +104,62 @@ impl ToolMappings {
     }
 }
 
+/// A tool-name pattern split at its `*`s once, so that matching many names does not split it
+/// again each time. Matches exactly what [`glob_match`] matches.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct Glob {
+    /// The text before the first `*`, or the whole pattern when it has none.
+    first: String,
+    /// Whether the pattern has a `*` at all.
+    wild: bool,
+    /// The non-empty pieces between the first and the last `*`.
+    middle: Vec<String>,
+    /// The text after the last `*`.
+    last: String,
+}
+
+impl Glob {
+    /// Splits `pattern`.
+    pub(crate) fn new(pattern: &str) -> Glob {
+        let Some((first, rest)) = pattern.split_once('*') else {
+            return Glob {
+                first: pattern.to_owned(),
+                wild: false,
+                middle: Vec::new(),
+                last: String::new(),
+            };
+        };
+        let (middle, last) = rest.rsplit_once('*').unwrap_or(("", rest));
+        Glob {
+            first: first.to_owned(),
+            wild: true,
+            middle: middle
+                .split('*')
+                .filter(|p| !p.is_empty())
+                .map(str::to_owned)
+                .collect(),
+            last: last.to_owned(),
+        }
+    }
+
+    /// Whether `text` matches the pattern.
+    pub(crate) fn matches(&self, text: &str) -> bool {
+        if !self.wild {
+            return self.first == text;
+        }
+        let Some(mut remaining) = text.strip_prefix(self.first.as_str()) else {
+            return false;
+        };
+        for piece in &self.middle {
+            match remaining.find(piece.as_str()) {
+                Some(i) => remaining = remaining.get(i + piece.len()..).unwrap_or(""),
+                None => return false,
+            }
+        }
+        remaining.len() >= self.last.len() && remaining.ends_with(self.last.as_str())
+    }
+}
+
 /// `*` matches any run of characters; everything else matches itself.
 pub fn glob_match(pattern: &str, text: &str) -> bool {
     let Some((first, rest)) = pattern.split_once('*') else {
@@ -249,6 +305,37 @@ mod tests {
         assert!(glob_match("*_file", "_file"));
         assert!(!glob_match("a*b", "a"));
         assert!(glob_match("a*", "a"));
+    }
+
+    #[test]
+    fn split_globs_match_as_glob_match_does() {
+        let patterns = [
+            "mcp__*", "*_file", "a*b*c", "*", "read", "ab*ba", "a**b", "a*b", "a*", "*a*", "",
+            "svc1_*", "*x*y*",
+        ];
+        let texts = [
+            "mcp__fs__read",
+            "read_file",
+            "aXXbYYc",
+            "aXXcYYb",
+            "",
+            "read",
+            "aba",
+            "ab",
+            "_file",
+            "a",
+            "svc1_",
+            "svc12_x",
+            "xy",
+            "yx",
+            "bash",
+        ];
+        for p in patterns {
+            let glob = Glob::new(p);
+            for t in texts {
+                assert_eq!(glob.matches(t), glob_match(p, t), "{p} on {t}");
+            }
+        }
     }
 
     #[test]
