@@ -6,12 +6,15 @@
 //! thread. Record format, hashing, signing and verification belong to `warden-ledger`; this
 //! crate must not depend on HTTP or an async runtime (its handles are runtime-agnostic futures).
 
+mod approvals;
 mod audit;
 mod clock;
 mod config;
 mod error;
+mod halts;
 mod handle;
 pub mod keys;
+mod operators;
 mod reader;
 mod recovery;
 mod schema;
@@ -22,12 +25,17 @@ use std::ops::ControlFlow;
 
 use warden_ledger::{Hash, LedgerPublicKey, LedgerSigningKey, RecordDraft};
 
+pub use approvals::{
+    ApprovalRequest, ApprovalState, ApprovalStatus, SqliteApprovals, Vote, VoteError,
+};
 pub use audit::{ExportError, ExportSummary, export, replay};
 pub use clock::{Clock, FixedClock, SystemClock};
 pub use config::LedgerConfig;
 pub use error::{AppendError, StoreError};
+pub use halts::{Halt, SqliteHalts};
 pub use handle::{AppendHandle, Appended, Committed};
 pub use keys::{IssuedKey, KeyInfo, SqliteKeys};
+pub use operators::{InvalidInput, IssuedToken, Operator, Role, SqliteOperators};
 pub use reader::{LedgerItem, RecordFilter, SqliteReader, StoredCheckpoint, StoredRecord};
 pub use sqlite::SqliteLedger;
 

@@ -37,6 +37,56 @@ const MIGRATIONS: &[&str] = &[
          revoked_ms    INTEGER
      );
      CREATE INDEX IF NOT EXISTS keys_agent_created ON keys_agent(created_ms);",
+    // 3: operator tokens (only a SHA-256 of each secret), approval requests with their votes, and
+    // halts (the kill switch). List columns (`groups`, `rule_ids`, `approvers`) hold JSON arrays.
+    "CREATE TABLE IF NOT EXISTS operators (
+         operator_id   TEXT PRIMARY KEY,
+         name          TEXT NOT NULL,
+         role          TEXT NOT NULL,
+         groups        TEXT NOT NULL,
+         secret_sha256 BLOB NOT NULL,
+         created_ms    INTEGER NOT NULL,
+         revoked_ms    INTEGER
+     );
+     CREATE INDEX IF NOT EXISTS operators_created ON operators(created_ms);
+     CREATE TABLE IF NOT EXISTS approvals (
+         approval_id     TEXT PRIMARY KEY,
+         agent_id        TEXT NOT NULL,
+         tool            TEXT NOT NULL,
+         action          TEXT NOT NULL,
+         action_digest   TEXT NOT NULL,
+         bundle_digest   TEXT NOT NULL,
+         rule_ids        TEXT NOT NULL,
+         reason          TEXT NOT NULL,
+         approvers       TEXT NOT NULL,
+         quorum          INTEGER NOT NULL,
+         requested_ms    INTEGER NOT NULL,
+         expires_ms      INTEGER NOT NULL,
+         grant_ttl_ms    INTEGER NOT NULL,
+         decision_record TEXT NOT NULL,
+         status          TEXT NOT NULL,
+         decided_ms      INTEGER
+     );
+     CREATE INDEX IF NOT EXISTS approvals_grant
+         ON approvals(agent_id, action_digest, bundle_digest, status);
+     CREATE INDEX IF NOT EXISTS approvals_due ON approvals(status, expires_ms);
+     CREATE INDEX IF NOT EXISTS approvals_requested ON approvals(requested_ms);
+     CREATE TABLE IF NOT EXISTS approval_votes (
+         approval_id   TEXT NOT NULL REFERENCES approvals(approval_id),
+         operator_id   TEXT NOT NULL,
+         operator_name TEXT NOT NULL,
+         approve       INTEGER NOT NULL,
+         reason        TEXT,
+         time_ms       INTEGER NOT NULL,
+         PRIMARY KEY (approval_id, operator_id)
+     );
+     CREATE TABLE IF NOT EXISTS halts (
+         scope     TEXT PRIMARY KEY,
+         agent_id  TEXT,
+         reason    TEXT NOT NULL,
+         halted_by TEXT NOT NULL,
+         since_ms  INTEGER NOT NULL
+     );",
 ];
 
 /// Opens `path` with the durability settings every connection uses: WAL journal,
