@@ -88,7 +88,8 @@ impl FromStr for Role {
 
 /// A value refused before it reached the database. It reaches callers inside
 /// [`StoreError::Sqlite`] as [`rusqlite::Error::ToSqlConversionFailure`] (its `source()` is this
-/// error), so an API can tell a caller's mistake (400) from a storage failure (500) by downcasting.
+/// error); [`InvalidInput::of`] finds it, so an API can tell a caller's mistake (400) from a
+/// storage failure (500).
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum InvalidInput {
     /// An operator or group name is empty, too long or holds characters outside
@@ -115,6 +116,18 @@ pub enum InvalidInput {
     /// An approval request asking for no approvals at all.
     #[error("approval quorum must be at least 1")]
     ZeroQuorum,
+}
+
+impl InvalidInput {
+    /// The input refused, when `err` is one (`None` for storage failures).
+    pub fn of(err: &StoreError) -> Option<&InvalidInput> {
+        match err {
+            StoreError::Sqlite(rusqlite::Error::ToSqlConversionFailure(inner)) => {
+                inner.downcast_ref()
+            }
+            _ => None,
+        }
+    }
 }
 
 impl From<InvalidInput> for StoreError {
