@@ -1,0 +1,165 @@
+//! `warden-loadgen`: the load generator behind `bench/llm-gateway`.
+//!
+//! Three modes, each printing one JSON report on stdout:
+//! - `rate`: complete requests at a fixed open-loop rate; latency percentiles and throughput.
+//! - `ttft`: streamed requests at a fixed rate; time to first token.
+//! - `streams`: N streams at once; the server's resident memory before, during and after.
+//!
+//! It speaks only the OpenAI Chat Completions wire format over plain HTTP and knows nothing of
+//! Warden's crates: the same requests go to the mock provider and to the gateway.
+
+mod open_loop;
+mod rate;
+mod rss;
+mod schedule;
+mod sse;
+mod stats;
+mod streams;
+mod target;
+mod ttft;
+
+use anyhow::Context;
+use clap::{Args, Parser, Subcommand};
+use schedule::Schedule;
+use serde::Serialize;
+use std::time::Duration;
+use target::Target;
+
+/// Load generator for the LLM gateway benchmark.
+#[derive(Parser)]
+#[command(name = "warden-loadgen", version)]
+struct Cli {
+    #[command(subcommand)]
+    mode: Mode,
+}
+
+#[derive(Subcommand)]
+enum Mode {
+    /// Complete requests at a fixed open-loop rate: latency and throughput.
+    Rate {
+        #[command(flatten)]
+        endpoint: Endpoint,
+        #[command(flatten)]
+        pacing: Pacing,
+        /// Text every answer must contain to count as a success.
+        #[arg(long, default_value = "\"tool_calls\"")]
+        expect: String,
+    },
+    /// Streamed requests at a fixed open-loop rate: time to first token.
+    Ttft {
+        #[command(flatten)]
+        endpoint: Endpoint,
+        #[command(flatten)]
+        pacing: Pacing,
+    },
+    /// N streams opened at once: the server's resident memory while they are open.
+    Streams {
+        #[command(flatten)]
+        endpoint: Endpoint,
+        /// Streams opened at once.
+        #[arg(long, default_value_t = 1000)]
+        streams: usize,
+        /// Rounds of N streams, one after the other.
+        #[arg(long, default_value_t = 2)]
+        rounds: usize,
+        /// The server process whose memory is sampled.
+        #[arg(long)]
+        pid: u32,
+    },
+}
+
+/// Where to send requests, and which reply to ask for.
+#[derive(Args)]
+struct Endpoint {
+    /// Base URL of the OpenAI-compatible endpoint, e.g. http://127.0.0.1:8080.
+    #[arg(long)]
+    url: String,
+    /// Bearer key the endpoint expects.
+    #[arg(long)]
+    key: String,
+    /// Model id in the request.
+    #[arg(long, default_value = "gpt-4o-mini")]
+    model: String,
+    /// The user message; the bench's mock script picks its reply from it.
+    #[arg(long)]
+    prompt: String,
+    /// Time limit for one whole request, in seconds.
+    #[arg(long, default_value_t = 60.0)]
+    timeout: f64,
+}
+
+/// The open-loop arrival schedule.
+#[derive(Args)]
+struct Pacing {
+    /// Arrivals per second.
+    #[arg(long, default_value_t = 500.0)]
+    rate: f64,
+    /// Measured seconds (after the warm-up).
+    #[arg(long, default_value_t = 10.0)]
+    duration: f64,
+    /// Warm-up seconds, sent but not recorded.
+    #[arg(long, default_value_t = 2.0)]
+    warmup: f64,
+}
+
+impl Endpoint {
+    fn target(&self) -> anyhow::Result<Target> {
+        let timeout = seconds(self.timeout, "--timeout")?;
+        Target::new(&self.url, &self.key, &self.model, &self.prompt, timeout)
+            .context("building the HTTP client")
+    }
+}
+
+impl Pacing {
+    fn schedule(&self) -> anyhow::Result<Schedule> {
+        if !(self.rate.is_finite() && self.rate > 0.0) {
+            anyhow::bail!("--rate must be a positive number, not {}", self.rate);
+        }
+        Ok(Schedule {
+            rate: self.rate,
+            warmup: seconds(self.warmup, "--warmup")?,
+            duration: seconds(self.duration, "--duration")?,
+        })
+    }
+}
+
+fn seconds(value: f64, flag: &str) -> anyhow::Result<Duration> {
+    Duration::try_from_secs_f64(value)
+        .with_context(|| format!("{flag} must be a non-negative number of seconds, not {value}"))
+}
+
+fn main() -> anyhow::Result<()> {
+    let cli = Cli::parse();
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .context("starting the async runtime")?;
+    match cli.mode {
+        Mode::Rate {
+            endpoint,
+            pacing,
+            expect,
+        } => {
+            let report = rate::run(&runtime, endpoint.target()?, pacing.schedule()?, expect);
+            print(&report)
+        }
+        Mode::Ttft { endpoint, pacing } => {
+            let report = ttft::run(&runtime, endpoint.target()?, pacing.schedule()?);
+            print(&report)
+        }
+        Mode::Streams {
+            endpoint,
+            streams,
+            rounds,
+            pid,
+        } => {
+            let report = streams::run(&runtime, endpoint.target()?, streams, rounds, pid)?;
+            print(&report)
+        }
+    }
+}
+
+fn print(report: &impl Serialize) -> anyhow::Result<()> {
+    println!("{}", serde_json::to_string(report)?);
+    Ok(())
+}
