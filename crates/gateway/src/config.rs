@@ -13,6 +13,10 @@ use serde::Deserialize;
 use serde_saphyr::{Location, Spanned};
 use warden_policy::{Diagnostic, parse_duration_ms};
 
+mod approvals;
+
+pub use approvals::{ApprovalSettings, RawApprovals, RawWebhook, Webhook, WebhookFormat};
+
 /// The validated configuration.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Config {
@@ -34,6 +38,8 @@ pub struct Config {
     pub limits: Limits,
     /// Ledger checkpoint cadence.
     pub ledger: LedgerSettings,
+    /// Human approval of held calls.
+    pub approvals: ApprovalSettings,
 }
 
 /// An upstream LLM provider.
@@ -70,6 +76,8 @@ pub struct AgentConfig {
     pub labels: BTreeMap<String, String>,
     /// Home directory, for `~` in paths.
     pub home: Option<String>,
+    /// Operators responsible for this agent; they may not approve its requests.
+    pub owners: Vec<String>,
 }
 
 /// Limits that keep memory bounded whatever agents and upstreams send.
@@ -153,6 +161,10 @@ pub struct RawConfig {
     #[serde(default)]
     #[schemars(with = "RawLedger")]
     pub ledger: Option<Spanned<RawLedger>>,
+    /// Human approval of held calls.
+    #[serde(default)]
+    #[schemars(with = "RawApprovals")]
+    pub approvals: Option<Spanned<RawApprovals>>,
 }
 
 /// Listener addresses.
@@ -207,6 +219,9 @@ pub struct RawAgent {
     pub labels: BTreeMap<String, String>,
     /// Home directory.
     pub home: Option<String>,
+    /// Operators responsible for this agent (they may not approve its requests).
+    #[serde(default)]
+    pub owners: Vec<String>,
 }
 
 /// Limits.
@@ -399,6 +414,7 @@ impl Validator<'_> {
                         team: a.team,
                         labels: a.labels,
                         home: a.home,
+                        owners: a.owners,
                     },
                 )
             })
@@ -406,6 +422,7 @@ impl Validator<'_> {
 
         let limits = self.limits(raw.limits.as_ref());
         let ledger = self.ledger(raw.ledger.as_ref());
+        let approvals = self.approvals(raw.approvals.as_ref());
         Config {
             listen,
             admin_listen,
@@ -416,6 +433,7 @@ impl Validator<'_> {
             agents,
             limits,
             ledger,
+            approvals,
         }
     }
 

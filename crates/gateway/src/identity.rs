@@ -63,10 +63,16 @@ pub enum AuthError {
     /// The key's agent is no longer in the configuration.
     #[error("agent `{0}` is not configured on this gateway")]
     UnknownAgent(String),
+    /// An operator token was presented where only agents may call.
+    #[error("operator tokens are not accepted on the agent API; agents use their Warden API key")]
+    OperatorToken,
     /// The key store failed; the request is refused.
     #[error("the key store is unavailable: {0}")]
     Store(String),
 }
+
+/// How operator tokens begin (agent keys begin `wdn_`).
+pub const OPERATOR_TOKEN_PREFIX: &str = "wdo_";
 
 /// The key presented in `headers`: `Authorization: Bearer KEY` first, then `x-api-key`.
 pub fn presented_key(headers: &HeaderMap) -> Option<&str> {
@@ -94,6 +100,9 @@ pub fn identify(
     config: &Config,
 ) -> Result<Identity, AuthError> {
     let key = presented_key(headers).ok_or(AuthError::Missing)?;
+    if key.starts_with(OPERATOR_TOKEN_PREFIX) {
+        return Err(AuthError::OperatorToken);
+    }
     let owner = credentials
         .authenticate(key)
         .map_err(AuthError::Store)?

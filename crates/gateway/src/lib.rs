@@ -6,7 +6,10 @@
 //! in `warden-ledger`; this crate only wires requests to them. Start with [`Gateway::new`] and
 //! [`serve`].
 
+pub mod admin;
+pub mod approvals;
 pub mod config;
+pub mod halt;
 pub mod identity;
 pub mod llm;
 pub mod policy_holder;
@@ -19,4 +22,4 @@ pub use config::{Config, ConfigError};
 pub use identity::{Credentials, KeyOwner};
 pub use policy_holder::{PolicyHolder, PolicyLoad};
 pub use server::{router, serve};
-pub use state::{Gateway, StartError};
+pub use state::{Gateway, StartError, Stores};

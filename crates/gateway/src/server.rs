@@ -1,4 +1,4 @@
-//! The agents' listener: routes, and serving until shutdown.
+//! The listeners: the agents' routes, serving them and the admin API until shutdown.
 
 use std::future::Future;
 use std::sync::Arc;
@@ -34,17 +34,54 @@ async fn not_found(uri: Uri) -> Response {
     .into_response()
 }
 
-/// Serves agents on `listener` until `shutdown` resolves, reloading policy meanwhile; in-flight
-/// requests finish first.
+/// Serves agents on `agents` and operators on `admin` (when given) until `shutdown` resolves,
+/// reloading policy and expiring approvals meanwhile; in-flight requests finish first.
 pub async fn serve(
     gw: Arc<Gateway>,
-    listener: TcpListener,
+    agents: TcpListener,
+    admin: Option<TcpListener>,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()> {
+    let (stop, stopped) = tokio::sync::watch::channel(false);
+    tokio::spawn(async move {
+        shutdown.await;
+        let _ = stop.send(true);
+    });
+    let until = |mut rx: tokio::sync::watch::Receiver<bool>| async move {
+        let _ = rx.wait_for(|s| *s).await;
+    };
     let watcher = tokio::spawn(crate::reload::watch(gw.clone()));
-    let served = axum::serve(listener, router(gw))
-        .with_graceful_shutdown(shutdown)
+    let expirer = tokio::spawn(expire_approvals(gw.clone()));
+    let admin_server = admin.map(|listener| {
+        let app = crate::admin::router(gw.clone());
+        let until = until(stopped.clone());
+        tokio::spawn(async move {
+            axum::serve(listener, app)
+                .with_graceful_shutdown(until)
+                .await
+        })
+    });
+    let served = axum::serve(agents, router(gw))
+        .with_graceful_shutdown(until(stopped))
         .await;
+    if let Some(handle) = admin_server {
+        match handle.await {
+            Ok(Err(e)) => tracing::error!("admin listener: {e}"),
+            Err(e) => tracing::error!("admin listener: {e}"),
+            Ok(Ok(())) => {}
+        }
+    }
     watcher.abort();
+    expirer.abort();
     served
+}
+
+/// Expires approval requests nobody waits for any more (their agent went away, or Warden
+/// restarted), so none stays pending forever.
+async fn expire_approvals(gw: Arc<Gateway>) {
+    let mut tick = tokio::time::interval(std::time::Duration::from_secs(5));
+    loop {
+        tick.tick().await;
+        gw.approvals.expire_due(crate::approvals::now_ms()).await;
+    }
 }

@@ -3,10 +3,16 @@
 
 use std::sync::Arc;
 
-use tokio::sync::Semaphore;
-use warden_store::LedgerStore;
+use std::path::Path;
 
+use tokio::sync::Semaphore;
+use warden_store::{
+    LedgerStore, SqliteApprovals, SqliteHalts, SqliteKeys, SqliteOperators, StoreError,
+};
+
+use crate::approvals::Approvals;
 use crate::config::Config;
+use crate::halt::Halts;
 use crate::identity::Credentials;
 use crate::llm::pins::ToolPins;
 use crate::llm::upstream::Upstreams;
@@ -28,6 +34,39 @@ pub struct Gateway {
     pub streams: Arc<Semaphore>,
     /// Pinned tool definitions.
     pub pins: ToolPins,
+    /// Operator tokens (admin API).
+    pub operators: SqliteOperators,
+    /// Human approval of held calls.
+    pub approvals: Approvals,
+    /// The kill switch.
+    pub halts: Halts,
+}
+
+/// The stores a gateway works with.
+pub struct Stores {
+    /// The ledger every decision is written to before release.
+    pub ledger: Arc<dyn LedgerStore>,
+    /// Agent keys.
+    pub credentials: Arc<dyn Credentials>,
+    /// Operator tokens.
+    pub operators: SqliteOperators,
+    /// Approval requests.
+    pub approvals: SqliteApprovals,
+    /// Halted agents.
+    pub halts: SqliteHalts,
+}
+
+impl Stores {
+    /// Opens the embedded stores in the SQLite database at `db`, beside `ledger`.
+    pub fn embedded(db: &Path, ledger: Arc<dyn LedgerStore>) -> Result<Stores, StoreError> {
+        Ok(Stores {
+            ledger,
+            credentials: Arc::new(SqliteKeys::open(db)?),
+            operators: SqliteOperators::open(db)?,
+            approvals: SqliteApprovals::open(db)?,
+            halts: SqliteHalts::open(db)?,
+        })
+    }
 }
 
 impl std::fmt::Debug for Gateway {
@@ -48,6 +87,9 @@ pub enum StartError {
     /// The HTTP client could not be built.
     #[error("building the upstream client: {0}")]
     Client(String),
+    /// A store could not be read.
+    #[error("reading the store: {0}")]
+    Store(#[from] StoreError),
 }
 
 impl Gateway {
@@ -55,10 +97,16 @@ impl Gateway {
     /// providers' keys with `env`.
     pub async fn new(
         config: Config,
-        ledger: Arc<dyn LedgerStore>,
-        credentials: Arc<dyn Credentials>,
+        stores: Stores,
         env: impl Fn(&str) -> Option<String>,
     ) -> Result<Gateway, StartError> {
+        let Stores {
+            ledger,
+            credentials,
+            operators,
+            approvals,
+            halts,
+        } = stores;
         let policy = Arc::new(PolicyHolder::new(&config.bundle));
         let load = policy.reload();
         crate::reload::record(ledger.as_ref(), &config, &load).await;
@@ -77,7 +125,16 @@ impl Gateway {
             );
         }
         let streams = usize::try_from(config.limits.max_concurrent_streams).unwrap_or(usize::MAX);
+        let approvals = Approvals::new(
+            approvals,
+            ledger.clone(),
+            config.approvals.clone(),
+            upstreams.client(),
+        );
         Ok(Gateway {
+            operators,
+            approvals,
+            halts: Halts::load(halts)?,
             streams: Arc::new(Semaphore::new(streams)),
             policy,
             ledger,

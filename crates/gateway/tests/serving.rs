@@ -8,17 +8,14 @@
     clippy::indexing_slicing
 )]
 
-use std::path::Path;
+mod common;
+
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use serde_json::{Value, json};
-use warden_gateway::{Config, Gateway};
+use common::{Harness, Setup, delivered_calls, write_bundle};
 use warden_ledger::{ActionKind, Event, RecordDraft};
-use warden_store::{
-    AppendError, AppendHandle, LedgerConfig, LedgerReader, LedgerStore, SqliteKeys, SqliteLedger,
-    SqliteReader, SystemClock,
-};
+use warden_store::{AppendError, AppendHandle, LedgerStore, SqliteLedger};
 
 const MOCK_SCRIPT: &str = r#"
 api_key: upstream-key
@@ -73,129 +70,18 @@ rules:
 default: deny
 "#;
 
-struct Harness {
-    dir: tempfile::TempDir,
-    base: String,
-    key: String,
-    http: reqwest::Client,
-    stop: Option<tokio::sync::oneshot::Sender<()>>,
-    server: Option<tokio::task::JoinHandle<std::io::Result<()>>>,
-}
-
-fn write_bundle(dir: &Path, text: &str) {
-    std::fs::create_dir_all(dir.join("bundle")).unwrap();
-    std::fs::write(dir.join("bundle/rules.yaml"), text).unwrap();
-}
-
-fn open_ledger(dir: &Path) -> SqliteLedger {
-    let key = warden_store::generate_signing_key().unwrap();
-    SqliteLedger::create(
-        &dir.join("warden.db"),
-        key,
-        LedgerConfig::default(),
-        Box::new(SystemClock),
-    )
-    .unwrap()
-}
-
-impl Harness {
-    async fn start(
-        bundle: &str,
-        wrap: impl FnOnce(SqliteLedger) -> Arc<dyn LedgerStore>,
-    ) -> Harness {
-        let dir = tempfile::tempdir().unwrap();
-        write_bundle(dir.path(), bundle);
-        let mock = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-        let mock_url = format!("http://{}", mock.local_addr().unwrap());
-        let script = warden_mock_provider::Script::from_yaml(MOCK_SCRIPT).unwrap();
-        tokio::spawn(warden_mock_provider::serve_with(
-            mock,
-            warden_mock_provider::MockConfig::new(script),
-        ));
-        let config = Config::parse(
-            "warden.yaml",
-            &format!(
-                "listen: {{ agents: \"127.0.0.1:0\", admin: \"127.0.0.1:0\" }}\n\
-                 data_dir: .\n\
-                 policy: {{ bundle: bundle }}\n\
-                 providers:\n  mock: {{ kind: openai, base_url: \"{mock_url}\", api_key_env: UPSTREAM_KEY }}\n\
-                 agents:\n  bot: {{ tenant: acme }}\n"
-            ),
-            dir.path(),
-        )
-        .unwrap();
-        let ledger = wrap(open_ledger(dir.path()));
-        let keys = SqliteKeys::open(&dir.path().join("warden.db")).unwrap();
-        let key = keys.create("bot", 1).unwrap().secret;
-        let gateway = Gateway::new(config, ledger, Arc::new(keys), |var| {
-            (var == "UPSTREAM_KEY").then(|| "upstream-key".to_owned())
-        })
-        .await
-        .unwrap();
-        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-        let base = format!("http://{}/v1", listener.local_addr().unwrap());
-        let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
-        let server = tokio::spawn(warden_gateway::serve(
-            Arc::new(gateway),
-            listener,
-            async move {
-                let _ = stopped.await;
-            },
-        ));
-        Harness {
-            dir,
-            base,
-            key,
-            http: reqwest::Client::new(),
-            stop: Some(stop),
-            server: Some(server),
-        }
+fn setup(bundle: &str) -> Setup<'_> {
+    Setup {
+        bundle,
+        script: MOCK_SCRIPT,
+        extra_config: "",
+        agent: "",
     }
-
-    async fn chat(&self, text: &str) -> (u16, Value) {
-        let response = self
-            .http
-            .post(format!("{}/chat/completions", self.base))
-            .bearer_auth(&self.key)
-            .header("content-type", "application/json")
-            .body(
-                json!({"model": "gpt-4o-mini", "messages": [{"role": "user", "content": text}]})
-                    .to_string(),
-            )
-            .send()
-            .await
-            .unwrap();
-        let status = response.status().as_u16();
-        (
-            status,
-            serde_json::from_slice(&response.bytes().await.unwrap()).unwrap(),
-        )
-    }
-
-    /// Stops the server and returns every ledger record's event.
-    async fn stop(mut self) -> Vec<Event> {
-        let _ = self.stop.take().unwrap().send(());
-        self.server.take().unwrap().await.unwrap().unwrap();
-        let reader = SqliteReader::open(&self.dir.path().join("warden.db")).unwrap();
-        let mut events = Vec::new();
-        for seq in 0..reader.len().unwrap() {
-            let record = reader.record_by_seq(seq).unwrap().unwrap();
-            let body: warden_ledger::Record = serde_json::from_str(&record.body).unwrap();
-            events.push(body.event);
-        }
-        events
-    }
-}
-
-fn delivered_calls(body: &Value) -> usize {
-    body["choices"][0]["message"]["tool_calls"]
-        .as_array()
-        .map_or(0, Vec::len)
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn bundle_changes_take_effect_and_a_broken_bundle_keeps_the_last_good_one() {
-    let h = Harness::start(DENY_WEATHER, |l| Arc::new(l)).await;
+    let h = Harness::start(setup(DENY_WEATHER), |l| Arc::new(l)).await;
     let (status, body) = h.chat("What is the weather in Paris?").await;
     assert_eq!(status, 200);
     assert_eq!(delivered_calls(&body), 0, "{body}");
@@ -270,7 +156,7 @@ impl LedgerStore for ToolCallsFail {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_call_whose_decision_cannot_be_recorded_is_not_released() {
-    let h = Harness::start(ALLOW_WEATHER, |l| Arc::new(ToolCallsFail(l))).await;
+    let h = Harness::start(setup(ALLOW_WEATHER), |l| Arc::new(ToolCallsFail(l))).await;
     let (status, body) = h.chat("What is the weather in Paris?").await;
     assert_eq!(status, 200);
     assert_eq!(
@@ -301,7 +187,7 @@ async fn a_request_whose_decision_cannot_be_recorded_is_refused() {
             self.0.origin()
         }
     }
-    let h = Harness::start(ALLOW_WEATHER, |l| Arc::new(NothingRecords(l))).await;
+    let h = Harness::start(setup(ALLOW_WEATHER), |l| Arc::new(NothingRecords(l))).await;
     let (status, body) = h.chat("What is the weather in Paris?").await;
     assert_eq!(status, 500, "{body}");
     let message = body["error"]["message"].as_str().unwrap();

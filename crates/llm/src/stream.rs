@@ -76,7 +76,7 @@ pub struct StreamRewriter {
     api: Api,
     limits: Limits,
     parser: SseParser,
-    machine: Box<dyn EventMachine + Send>,
+    machine: Box<dyn EventMachine + Send + Sync>,
     events: VecDeque<SseEvent>,
     queued_bytes: usize,
     out: Vec<u8>,
@@ -101,7 +101,7 @@ impl StreamRewriter {
     /// A rewriter for a stream of `api` events.
     #[must_use]
     pub fn new(api: Api, limits: Limits) -> Self {
-        let machine: Box<dyn EventMachine + Send> = match api {
+        let machine: Box<dyn EventMachine + Send + Sync> = match api {
             Api::OpenAiChat => Box::new(crate::openai_chat::stream::ChatStream::new(limits)),
             Api::OpenAiResponses => Box::new(
                 crate::openai_responses::stream::ResponsesStream::new(limits),

@@ -13,7 +13,7 @@ use std::sync::Arc;
 
 use anyhow::{Context, Result, bail};
 use serde_json::{Value, json};
-use warden_gateway::{Config, Gateway};
+use warden_gateway::{Config, Gateway, Stores};
 use warden_ledger::LedgerPublicKey;
 use warden_store::{LedgerConfig, LedgerStore, SqliteKeys};
 
@@ -125,14 +125,16 @@ async fn conversation(dir: &Path, bundle: &Path) -> Result<LedgerPublicKey> {
         "warden quickstart",
     )?);
     let public_key = ledger.public_key();
-    let keys = SqliteKeys::open(&data.join("warden.db"))?;
+    let db = data.join("warden.db");
+    let keys = SqliteKeys::open(&db)?;
     let now = std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
         .map(|d| u64::try_from(d.as_millis()).unwrap_or(u64::MAX))
         .unwrap_or_default();
     let agent_key = keys.create(AGENT, now)?.secret;
     let ledger_dyn: Arc<dyn LedgerStore> = ledger.clone();
-    let gateway = Gateway::new(config, ledger_dyn, Arc::new(keys), |var| {
+    let stores = Stores::embedded(&db, ledger_dyn)?;
+    let gateway = Gateway::new(config, stores, |var| {
         (var == PROVIDER_KEY_ENV).then(|| provider_key.clone())
     })
     .await?;
@@ -142,6 +144,7 @@ async fn conversation(dir: &Path, bundle: &Path) -> Result<LedgerPublicKey> {
     let server = tokio::spawn(warden_gateway::serve(
         Arc::new(gateway),
         listener,
+        None,
         async move {
             let _ = stopped.await;
         },

@@ -2,8 +2,9 @@
 //!
 //! Loads the configuration, opens (or on first start creates) the ledger and the key store in
 //! the data directory, takes the directory's lock so no second gateway writes the same ledger,
-//! then serves agents until SIGINT or SIGTERM. Prints `listening on http://ADDR` as the first
-//! line of stdout (flushed at once: scripts and tests parse it); logs go to stderr.
+//! then serves agents and operators until SIGINT or SIGTERM. Prints `listening on http://ADDR`
+//! (agents) as the first line of stdout and `admin on http://ADDR` as the second (flushed at
+//! once: scripts and tests parse them); logs go to stderr.
 
 use std::io::Write;
 use std::path::{Path, PathBuf};
@@ -11,8 +12,8 @@ use std::process::ExitCode;
 use std::sync::Arc;
 
 use anyhow::{Context, Result};
-use warden_gateway::{Config, Gateway};
-use warden_store::{LedgerConfig, LedgerStore, SqliteKeys};
+use warden_gateway::{Config, Gateway, Stores};
+use warden_store::{LedgerConfig, LedgerStore};
 
 /// Arguments of `warden serve`.
 #[derive(Debug, clap::Args)]
@@ -50,22 +51,24 @@ async fn serve(config: Config) -> Result<ExitCode> {
         "warden serve",
     )?);
     let db = dir.join("warden.db");
-    let keys = SqliteKeys::open(&db).with_context(|| format!("opening {}", db.display()))?;
-    let listen = config.listen;
     let ledger_dyn: Arc<dyn LedgerStore> = ledger.clone();
-    let gateway = Gateway::new(config, ledger_dyn, Arc::new(keys), |var| {
-        std::env::var(var).ok()
-    })
-    .await?;
+    let stores = Stores::embedded(&db, ledger_dyn).with_context(|| format!("opening {}", db.display()))?;
+    let (listen, admin_listen) = (config.listen, config.admin_listen);
+    let gateway = Gateway::new(config, stores, |var| std::env::var(var).ok()).await?;
     let listener = tokio::net::TcpListener::bind(listen)
         .await
         .with_context(|| format!("binding {listen}"))?;
+    let admin = tokio::net::TcpListener::bind(admin_listen)
+        .await
+        .with_context(|| format!("binding the admin listener {admin_listen}"))?;
     let addr = listener.local_addr().context("reading the bound address")?;
+    let admin_addr = admin.local_addr().context("reading the bound address")?;
     let mut stdout = std::io::stdout();
     writeln!(stdout, "listening on http://{addr}")?;
+    writeln!(stdout, "admin on http://{admin_addr}")?;
     stdout.flush()?;
-    tracing::info!(%addr, data_dir = %dir.display(), "serving agents");
-    warden_gateway::serve(Arc::new(gateway), listener, shutdown_signal())
+    tracing::info!(%addr, admin = %admin_addr, data_dir = %dir.display(), "serving");
+    warden_gateway::serve(Arc::new(gateway), listener, Some(admin), shutdown_signal())
         .await
         .context("serving")?;
     tracing::info!("stopped; closing the ledger");

@@ -65,6 +65,23 @@ pub(super) async fn respond(
         )
     })?;
     let judged = judge_all(gw, &bundle, &admitted.ctx, &calls).await;
+    let judged = futures_util::future::join_all(
+        calls
+            .iter()
+            .zip(judged)
+            .map(|(call, j)| super::hold::settle(gw, &admitted.ctx, call, j)),
+    )
+    .await;
+    if let Some(halt) = gw.halts.check(&admitted.ctx.identity.agent.id) {
+        return Err(Refusal::new(
+            api,
+            ErrorKind::PermissionDenied,
+            format!(
+                "agent halted by {}: {}; nothing was released",
+                halt.by, halt.reason
+            ),
+        ));
+    }
     let verdicts: Vec<_> = calls
         .iter()
         .zip(&judged)
@@ -123,6 +140,7 @@ pub(super) async fn judge_all(
         judged.push(Judged {
             decision,
             record: handle.await.map_err(|e| e.to_string()),
+            approval: None,
         });
     }
     for (call, j) in calls.iter().zip(&judged) {

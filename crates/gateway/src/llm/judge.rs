@@ -39,6 +39,8 @@ pub struct Judged {
     pub decision: Decision,
     /// The ledger record, or why it could not be written (the action is then not released).
     pub record: Result<Appended, String>,
+    /// The approval request that decided it, and how it ended (`denied`, `expired`, …).
+    pub approval: Option<(String, String)>,
 }
 
 impl Judged {
@@ -75,8 +77,12 @@ impl Judged {
             rules,
             self.decision.reason.trim()
         );
-        if self.decision.outcome == Outcome::RequireApproval {
-            text.push_str(" Human approval is not enabled on this gateway, so it is refused.");
+        match &self.approval {
+            Some((id, status)) => text.push_str(&format!(" Approval {id} was {status}.")),
+            None if self.decision.outcome == Outcome::RequireApproval => {
+                text.push_str(" It needs human approval, which could not be requested.");
+            }
+            None => {}
         }
         text
     }

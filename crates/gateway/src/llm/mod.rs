@@ -7,6 +7,7 @@
 //! protocol details live in `warden-llm`; this module moves bytes and makes the calls.
 
 pub mod complete;
+mod hold;
 pub mod judge;
 pub mod models;
 pub mod pins;
@@ -135,11 +136,21 @@ async fn admit(
     let identity = identify(headers, gw.credentials.as_ref(), &gw.config).map_err(|e| {
         let kind = match e {
             AuthError::Missing | AuthError::Invalid => ErrorKind::Authentication,
-            AuthError::UnknownAgent(_) => ErrorKind::PermissionDenied,
+            AuthError::UnknownAgent(_) | AuthError::OperatorToken => ErrorKind::PermissionDenied,
             AuthError::Store(_) => ErrorKind::Internal,
         };
         Refusal::new(api, kind, e.to_string())
     })?;
+    if let Some(halt) = gw.halts.check(&identity.agent.id) {
+        return Err(Refusal::new(
+            api,
+            ErrorKind::PermissionDenied,
+            format!(
+                "agent `{}` is halted by {}: {}",
+                identity.agent.id, halt.by, halt.reason
+            ),
+        ));
+    }
     let bytes = read_body(gw, api, headers, body).await?;
     let mut json: Value = serde_json::from_slice(&bytes).map_err(|e| {
         Refusal::new(
@@ -185,6 +196,7 @@ async fn admit(
     let judged = Judged {
         record: judge::record(gw.ledger.as_ref(), draft).await,
         decision,
+        approval: None,
     };
     if !judged.releases() {
         let kind = if judged.record.is_ok() {
@@ -205,6 +217,11 @@ async fn admit(
         return Err(refusal);
     }
     let mut body = bytes;
+    if redacts_prompt(&judged.decision) {
+        // A `remediate` decision on the request redacts the secrets found in it before it leaves.
+        json = judge::redact(json);
+        body = Bytes::from(json.to_string());
+    }
     let mut strip_usage = false;
     if summary.stream {
         let agent_asked = request_stream_usage(api, &mut json)
@@ -223,6 +240,19 @@ async fn admit(
         strip_usage,
     })
 }
+
+/// Whether a request decision asks for the prompt's secrets to be redacted (a `remediate`
+/// outcome whose rewrite targets `@prompt`).
+fn redacts_prompt(decision: &warden_policy::Decision) -> bool {
+    decision.outcome == warden_policy::Outcome::Remediate
+        && decision
+            .rewrite
+            .as_ref()
+            .is_some_and(|r| r.changed.iter().any(|c| c == PROMPT_TARGET))
+}
+
+/// The rewrite target naming an LLM request's prompt.
+pub const PROMPT_TARGET: &str = "@prompt";
 
 /// Reads the request body, refusing one over the configured limit before reading it all.
 async fn read_body(

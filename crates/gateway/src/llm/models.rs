@@ -33,7 +33,7 @@ async fn models(gw: &Gateway, api: Api, headers: &HeaderMap) -> Result<Value, Re
     let identity = identify(headers, gw.credentials.as_ref(), &gw.config).map_err(|e| {
         let kind = match e {
             AuthError::Missing | AuthError::Invalid => ErrorKind::Authentication,
-            AuthError::UnknownAgent(_) => ErrorKind::PermissionDenied,
+            AuthError::UnknownAgent(_) | AuthError::OperatorToken => ErrorKind::PermissionDenied,
             AuthError::Store(_) => ErrorKind::Internal,
         };
         Refusal::new(api, kind, e.to_string())

@@ -104,7 +104,10 @@ mod tests {
         };
         assert!(pins.observe("a", &[chat]).is_empty());
         assert!(pins.observe("a", &[responses]).is_empty());
-        assert!(pins.observe("a", &[anthropic.clone()]).is_empty());
+        assert!(
+            pins.observe("a", std::slice::from_ref(&anthropic))
+                .is_empty()
+        );
         let mut changed = anthropic;
         changed.definition["input_schema"]["properties"]["extra"] = json!({"type": "string"});
         assert_eq!(pins.observe("a", &[changed]), vec!["bash".to_owned()]);

@@ -1,6 +1,8 @@
 //! Streams: upstream bytes go through a [`StreamRewriter`]; text and reasoning reach the agent as
-//! they arrive, each tool call is held until complete, judged, recorded, then released or
-//! replaced. Receipts travel as SSE comment lines (`: warden-receipt <jws>`), which SDKs ignore.
+//! they arrive, each tool call is held until complete, judged, recorded (and, when policy asks,
+//! approved by a human while keep-alive comments flow), then released or replaced. Receipts
+//! travel as SSE comment lines (`: warden-receipt <jws>`), which SDKs ignore. A halt of the agent
+//! ends the stream at once with an error event.
 //!
 //! Memory stays bounded whatever the client does: the channel to the agent holds a few chunks, a
 //! client that stops reading for the upstream time limit is dropped, and the rewriter's own
@@ -8,17 +10,18 @@
 
 use std::convert::Infallible;
 use std::sync::Arc;
+use std::time::Duration;
 
 use axum::body::Body;
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::Response;
 use bytes::Bytes;
 use tokio::sync::{OwnedSemaphorePermit, mpsc};
-use warden_llm::{Api, ErrorKind, Limits, ProtocolError, Step, StreamRewriter};
+use warden_llm::{Api, ErrorKind, Limits, ProposedCall, ProtocolError, Step, StreamRewriter};
 
 use super::complete::judge_all;
-use super::judge;
-use super::{Admitted, relayed_headers};
+use super::judge::{self, Judged};
+use super::{Admitted, hold, relayed_headers};
 use crate::state::Gateway;
 
 /// Chunks queued for the agent before the upstream is no longer read.
@@ -37,8 +40,8 @@ pub(super) fn respond(
     relayed_headers(response.headers(), &mut headers);
     tokio::spawn(async move {
         let _permit = permit;
-        let mut relay = Relay { gw, api, tx };
-        relay.run(admitted, response).await;
+        let mut relay = Relay::new(gw, api, tx, admitted.strip_usage);
+        relay.run_until_halted(admitted, response).await;
     });
     let body = Body::from_stream(futures_util::stream::unfold(rx, |mut rx| async move {
         rx.recv().await.map(|b| (Ok::<_, Infallible>(b), rx))
@@ -58,13 +61,37 @@ pub(super) fn respond(
 /// The client went away (or stopped reading); the relay stops.
 struct Gone;
 
+enum Drained {
+    NeedInput,
+    Done,
+    Failed(ProtocolError),
+}
+
 struct Relay {
     gw: Arc<Gateway>,
-    api: Api,
     tx: mpsc::Sender<Bytes>,
+    rewriter: StreamRewriter,
 }
 
 impl Relay {
+    fn new(gw: Arc<Gateway>, api: Api, tx: mpsc::Sender<Bytes>, strip_usage: bool) -> Relay {
+        let tool_args = usize::try_from(gw.config.limits.max_tool_args_bytes).unwrap_or(usize::MAX);
+        let limits = Limits {
+            max_tool_args_bytes: tool_args,
+            max_event_bytes: tool_args
+                .saturating_add(64 << 10)
+                .max(Limits::default().max_event_bytes),
+            max_buffered_bytes: tool_args
+                .saturating_mul(4)
+                .max(Limits::default().max_buffered_bytes),
+        };
+        Relay {
+            rewriter: StreamRewriter::new(api, limits).strip_usage_chunk(strip_usage),
+            gw,
+            tx,
+        }
+    }
+
     async fn send(&self, bytes: Bytes) -> Result<(), Gone> {
         match tokio::time::timeout(self.gw.upstreams.timeout, self.tx.send(bytes)).await {
             Ok(Ok(())) => Ok(()),
@@ -82,20 +109,35 @@ impl Relay {
         }
     }
 
-    async fn run(&mut self, admitted: Admitted, mut response: reqwest::Response) {
-        let limits = self.gw.config.limits;
-        let tool_args = usize::try_from(limits.max_tool_args_bytes).unwrap_or(usize::MAX);
-        let rewriter_limits = Limits {
-            max_tool_args_bytes: tool_args,
-            max_event_bytes: tool_args
-                .saturating_add(64 << 10)
-                .max(Limits::default().max_event_bytes),
-            max_buffered_bytes: tool_args
-                .saturating_mul(4)
-                .max(Limits::default().max_buffered_bytes),
+    /// Relays until the stream ends or the agent is halted; a halt ends the stream at once
+    /// (whatever is held, a call awaiting approval included, is dropped) with an error event.
+    async fn run_until_halted(&mut self, admitted: Admitted, response: reqwest::Response) {
+        let gw = self.gw.clone();
+        let agent = admitted.ctx.identity.agent.id.clone();
+        let mut changes = gw.halts.subscribe();
+        let halted = async move {
+            loop {
+                if let Some(halt) = gw.halts.check(&agent) {
+                    return halt;
+                }
+                if changes.changed().await.is_err() {
+                    std::future::pending::<()>().await;
+                }
+            }
         };
-        let mut rewriter =
-            StreamRewriter::new(self.api, rewriter_limits).strip_usage_chunk(admitted.strip_usage);
+        let halt = tokio::select! {
+            () = self.run(admitted, response) => return,
+            halt = halted => halt,
+        };
+        let message = format!("agent halted by {}: {}", halt.by, halt.reason);
+        tracing::warn!("stream ended: {message}");
+        let event = self
+            .rewriter
+            .error_event(ErrorKind::PermissionDenied, &message);
+        let _ = self.send(Bytes::from(event)).await;
+    }
+
+    async fn run(&mut self, admitted: Admitted, mut response: reqwest::Response) {
         if self
             .receipt(admitted.request_receipt.as_deref())
             .await
@@ -106,54 +148,49 @@ impl Relay {
         let mut upstream_over = false;
         loop {
             // Hand over everything ready, judging held calls as they complete.
-            let failure = match self.drain(&mut rewriter, &admitted).await {
-                Err(Gone) => return,
-                Ok(Drained::Done) => return,
+            let failure = match self.drain(&admitted).await {
+                Err(Gone) | Ok(Drained::Done) => return,
                 Ok(Drained::Failed(e)) => Some(e),
                 Ok(Drained::NeedInput) if upstream_over => return,
                 Ok(Drained::NeedInput) => None,
             };
             if let Some(error) = failure {
-                self.fail(&mut rewriter, &admitted, &error).await;
+                self.fail(&admitted, &error).await;
                 return;
             }
-            let fed = match tokio::time::timeout(self.gw.upstreams.timeout, response.chunk()).await
-            {
-                Ok(Ok(Some(bytes))) => rewriter.feed(&bytes),
+            let read = tokio::time::timeout(self.gw.upstreams.timeout, response.chunk()).await;
+            let fed = match read {
+                Ok(Ok(Some(bytes))) => self.rewriter.feed(&bytes),
                 Ok(Ok(None)) => {
                     upstream_over = true;
-                    rewriter.finish(true)
+                    self.rewriter.finish(true)
                 }
                 Ok(Err(e)) => {
                     upstream_over = true;
                     tracing::warn!(provider = %admitted.route.name, "stream failed: {}", super::upstream::describe(&e));
-                    rewriter.finish(false)
+                    self.rewriter.finish(false)
                 }
                 Err(_) => {
                     upstream_over = true;
                     tracing::warn!(provider = %admitted.route.name, "stream stalled past the upstream time limit");
                     // Nothing more will be read; what is held is never released.
-                    let _ = rewriter.finish(false);
+                    let _ = self.rewriter.finish(false);
                     Err(ProtocolError::Truncated(
                         "the response (the provider stopped sending)".into(),
                     ))
                 }
             };
             if let Err(error) = fed {
-                self.fail(&mut rewriter, &admitted, &error).await;
+                self.fail(&admitted, &error).await;
                 return;
             }
         }
     }
 
     /// Emits and judges until the rewriter needs input, ends or fails.
-    async fn drain(
-        &self,
-        rewriter: &mut StreamRewriter,
-        admitted: &Admitted,
-    ) -> Result<Drained, Gone> {
+    async fn drain(&mut self, admitted: &Admitted) -> Result<Drained, Gone> {
         loop {
-            match rewriter.poll() {
+            match self.rewriter.poll() {
                 Step::Emit(bytes) => self.send(Bytes::from(bytes)).await?,
                 Step::NeedInput => return Ok(Drained::NeedInput),
                 Step::Done => return Ok(Drained::Done),
@@ -173,8 +210,9 @@ impl Relay {
                     let Some(judged) = judged.into_iter().next() else {
                         return Ok(Drained::Failed(ProtocolError::InvalidState("no decision")));
                     };
+                    let judged = self.settle_keeping_alive(admitted, &call, judged).await?;
                     self.receipt(judged.receipt()).await?;
-                    if let Err(e) = rewriter.resolve(judge::verdict(&call, &judged)) {
+                    if let Err(e) = self.rewriter.resolve(judge::verdict(&call, &judged)) {
                         return Ok(Drained::Failed(e));
                     }
                 }
@@ -182,14 +220,28 @@ impl Relay {
         }
     }
 
-    /// Sends what is still safe to send, then the provider-shaped error event.
-    async fn fail(
+    /// Settles a call that may need approval, sending keep-alive comments while it waits.
+    async fn settle_keeping_alive(
         &self,
-        rewriter: &mut StreamRewriter,
         admitted: &Admitted,
-        error: &ProtocolError,
-    ) {
-        while let Step::Emit(bytes) = rewriter.poll() {
+        call: &ProposedCall,
+        judged: Judged,
+    ) -> Result<Judged, Gone> {
+        let settle = hold::settle(&self.gw, &admitted.ctx, call, judged);
+        tokio::pin!(settle);
+        let every = Duration::from_millis(self.gw.approvals.settings.keepalive_ms.max(1));
+        let mut keepalive = tokio::time::interval_at(tokio::time::Instant::now() + every, every);
+        loop {
+            tokio::select! {
+                judged = &mut settle => return Ok(judged),
+                _ = keepalive.tick() => self.send(Bytes::from_static(b": keep-alive\n\n")).await?,
+            }
+        }
+    }
+
+    /// Sends what is still safe to send, then the provider-shaped error event.
+    async fn fail(&mut self, admitted: &Admitted, error: &ProtocolError) {
+        while let Step::Emit(bytes) = self.rewriter.poll() {
             if self.send(Bytes::from(bytes)).await.is_err() {
                 return;
             }
@@ -205,16 +257,7 @@ impl Relay {
             ),
         };
         tracing::warn!(agent = %admitted.ctx.identity.agent.id, "{message}");
-        let _ = self
-            .send(Bytes::from(
-                rewriter.error_event(ErrorKind::Internal, &message),
-            ))
-            .await;
+        let event = self.rewriter.error_event(ErrorKind::Internal, &message);
+        let _ = self.send(Bytes::from(event)).await;
     }
-}
-
-enum Drained {
-    NeedInput,
-    Done,
-    Failed(ProtocolError),
 }

@@ -116,6 +116,11 @@ impl Upstreams {
         })
     }
 
+    /// The HTTP client (for webhooks and other outbound calls of the gateway's own).
+    pub fn client(&self) -> reqwest::Client {
+        self.client.clone()
+    }
+
     /// Providers whose key is missing, as `(provider, env var)`.
     pub fn missing_keys(&self) -> Vec<(&str, &str)> {
         self.routes
