@@ -3,6 +3,7 @@
 //! Each subcommand lives in its own module and only wires arguments to library calls; no policy,
 //! ledger or store logic lives here.
 
+mod admin_cmd;
 mod keys_cmd;
 mod ledger_cmd;
 mod mock_cmd;
@@ -36,6 +37,8 @@ enum Command {
     MockProvider(mock_cmd::MockArgs),
     /// Create, list and revoke the API keys agents present to the gateway (stored hashed).
     Keys(keys_cmd::KeysArgs),
+    /// Create, list and revoke operator tokens for the admin API (stored hashed).
+    Admin(admin_cmd::AdminArgs),
 }
 
 fn main() -> ExitCode {
@@ -47,6 +50,7 @@ fn main() -> ExitCode {
         Command::Ledger(args) => ledger_cmd::run(args),
         Command::MockProvider(args) => mock_cmd::run(args),
         Command::Keys(args) => keys_cmd::run(args),
+        Command::Admin(args) => admin_cmd::run(args),
     };
     match result {
         Ok(code) => code,
