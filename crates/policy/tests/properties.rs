@@ -97,15 +97,35 @@ fn yaml_files(dir: &std::path::Path) -> Vec<SourceFile> {
     files
 }
 
-/// Every action of the baseline fixtures.
-fn baseline_actions() -> Vec<Action> {
+/// Every case of the baseline fixtures.
+fn baseline_cases() -> Vec<warden_policy::fixtures::Case> {
     let dir =
         std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../policies/baseline/tests");
     yaml_files(&dir)
         .iter()
         .flat_map(|f| warden_policy::fixtures::parse(f).unwrap())
+        .collect()
+}
+
+/// Every action of the baseline fixtures.
+fn baseline_actions() -> Vec<Action> {
+    baseline_cases()
+        .into_iter()
         .map(|case| case.action)
         .collect()
+}
+
+#[test]
+fn every_baseline_fixture_passes() {
+    let bundle = Bundle::load(&baseline_files()).unwrap();
+    let results = warden_policy::fixtures::run(&bundle, baseline_cases());
+    let failed: Vec<&str> = results
+        .iter()
+        .filter(|r| !r.passed)
+        .map(|r| r.case.name.as_str())
+        .collect();
+    assert!(results.len() >= 370, "{} cases", results.len());
+    assert!(failed.is_empty(), "failed: {failed:?}");
 }
 
 #[test]
