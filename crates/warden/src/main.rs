@@ -3,7 +3,10 @@
 //! Each subcommand lives in its own module and only wires arguments to library calls; no policy,
 //! ledger or store logic lives here.
 
+mod admin_client;
 mod admin_cmd;
+mod agents_cmd;
+mod approvals_cmd;
 mod keys_cmd;
 mod ledger_cmd;
 mod mock_cmd;
@@ -39,6 +42,10 @@ enum Command {
     Keys(keys_cmd::KeysArgs),
     /// Create, list and revoke operator tokens for the admin API (stored hashed).
     Admin(admin_cmd::AdminArgs),
+    /// List, show, approve, deny and watch approval requests through the admin API.
+    Approvals(approvals_cmd::ApprovalsArgs),
+    /// List agents and halt or resume them (the kill switch) through the admin API.
+    Agents(agents_cmd::AgentsArgs),
 }
 
 fn main() -> ExitCode {
@@ -51,6 +58,8 @@ fn main() -> ExitCode {
         Command::MockProvider(args) => mock_cmd::run(args),
         Command::Keys(args) => keys_cmd::run(args),
         Command::Admin(args) => admin_cmd::run(args),
+        Command::Approvals(args) => approvals_cmd::run(args),
+        Command::Agents(args) => agents_cmd::run(args),
     };
     match result {
         Ok(code) => code,
