@@ -19,6 +19,7 @@ import tempfile
 import threading
 import time
 
+import http.client
 import openai
 import pytest
 
@@ -398,6 +399,44 @@ def test_watch_prints_requests_and_decisions_as_they_happen(gw, background):
         watch.wait(timeout=10)
 
 
+def test_held_stream_is_kept_alive_then_released(gw, background):
+    """The SDK hides SSE comments, so the stream is read raw: keep-alive comments every second
+    (`approvals.keepalive`) while the call waits, then the approved call."""
+    body = {
+        "model": MODEL,
+        "messages": [{"role": "user", "content": "please deploy stream"}],
+        "tools": [DEPLOY_TOOL],
+        "stream": True,
+    }
+    headers = {"authorization": f"Bearer {gw.keys['bot']}", "content-type": "application/json"}
+
+    def read_stream():
+        conn = http.client.HTTPConnection(gw.url.removeprefix("http://"), timeout=40)
+        try:
+            conn.request("POST", "/v1/chat/completions", json.dumps(body), headers)
+            response = conn.getresponse()
+            assert response.status == 200
+            return [(time.monotonic(), raw.decode().rstrip("\r\n")) for raw in iter(response.readline, b"")]
+        finally:
+            conn.close()
+
+    held = background.submit(read_stream)
+    approval = gw.wait_for_pending("stream")
+    time.sleep(2.5)
+    approved_at = time.monotonic()
+    ok(gw.cli("alice", "approvals", "approve", approval["id"]))
+    lines = held.result(timeout=PROMPTLY_S)
+    waiting = [line for at, line in lines if at < approved_at]
+    assert waiting.count(": keep-alive") >= 2, lines
+    assert not any('"deploy"' in line for line in waiting), "the call reached the agent before approval"
+    chunks = [json.loads(line[5:]) for _, line in lines if line.startswith("data: {")]
+    calls = [c for chunk in chunks for choice in chunk["choices"] for c in choice["delta"].get("tool_calls") or []]
+    name = "".join(c["function"].get("name") or "" for c in calls)
+    arguments = "".join(c["function"].get("arguments") or "" for c in calls)
+    assert (name, json.loads(arguments)) == ("deploy", {"service": "stream", "version": "1.0"}), lines
+    assert [line for _, line in lines if line][-1] == "data: [DONE]", lines[-3:]
+
+
 def test_halt_ends_a_stream_in_flight_and_refuses_the_next_call(gw):
     client = gw.client("halt-bot")
     stream = client.chat.completions.create(
@@ -416,8 +455,9 @@ def test_halt_ends_a_stream_in_flight_and_refuses_the_next_call(gw):
     except openai.APIError as e:
         ended_by = e
     gap = time.monotonic() - halted_at
-    # The story alone takes about 6 s more; the CLI returned after the halt took effect.
-    assert gap < 0.5, f"the stream ran {gap:.3f} s after the halt"
+    # The story alone takes about 6 s more; the CLI returned once the halt took effect, so the
+    # stream must end within the 100 ms the kill switch promises.
+    assert gap < 0.1, f"the stream ran {gap * 1000:.0f} ms after the halt"
     assert ended_by is not None, "the stream ended without an error or a finish"
 
     with pytest.raises(openai.PermissionDeniedError) as refused_call:
