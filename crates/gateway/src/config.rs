@@ -93,13 +93,28 @@ pub struct Limits {
     pub upstream_timeout_ms: u64,
 }
 
-/// Ledger checkpoint cadence.
+/// Ledger checkpoint cadence and durability.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct LedgerSettings {
     /// Sign a checkpoint every N records…
     pub checkpoint_every: u64,
     /// …or every T milliseconds.
     pub checkpoint_interval_ms: u64,
+    /// What a decision record survives before the action is released.
+    pub durability: LedgerDurability,
+}
+
+/// What a decision record survives before the action it decides is released.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Deserialize, JsonSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum LedgerDurability {
+    /// The gateway crashing or being killed (`kill -9`): records reach the operating system
+    /// before release. The default.
+    #[default]
+    Process,
+    /// Also power loss: records are flushed to disk before release (one disk flush per group
+    /// commit on the release path).
+    PowerLoss,
 }
 
 /// A configuration that cannot be used.
@@ -246,6 +261,9 @@ pub struct RawLedger {
     pub checkpoint_every: Option<u64>,
     /// Or every interval (`1s`).
     pub checkpoint_interval: Option<String>,
+    /// `process` (default: records survive the gateway being killed) or `power_loss` (they are
+    /// flushed to disk before release).
+    pub durability: Option<LedgerDurability>,
 }
 
 /// The JSON Schema of `warden.yaml`.
@@ -512,10 +530,14 @@ impl Validator<'_> {
         let mut out = LedgerSettings {
             checkpoint_every: 1000,
             checkpoint_interval_ms: 1000,
+            durability: LedgerDurability::default(),
         };
         let Some(raw) = raw else {
             return out;
         };
+        if let Some(d) = raw.value.durability {
+            out.durability = d;
+        }
         match raw.value.checkpoint_every {
             Some(0) => self.problem(
                 raw.referenced,

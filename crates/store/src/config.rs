@@ -12,6 +12,31 @@ pub struct LedgerConfig {
     pub checkpoint_interval_ms: u64,
     /// Most records committed in one transaction.
     pub max_batch: usize,
+    /// What a commit survives before the writer reports it durable.
+    pub durability: Durability,
+}
+
+/// What a committed record survives.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Durability {
+    /// The process crashing or being killed (`kill -9`): each group commit is written to the
+    /// operating system before it is reported (SQLite WAL, `synchronous=NORMAL`). A power loss or
+    /// kernel crash may lose the last commits (never corrupting the chain).
+    Process,
+    /// Also power loss: each group commit is flushed to the disk (`synchronous=FULL`), at the cost
+    /// of one disk flush per batch.
+    #[default]
+    PowerLoss,
+}
+
+impl Durability {
+    /// The SQLite `synchronous` setting that gives it.
+    pub fn synchronous(self) -> &'static str {
+        match self {
+            Durability::Process => "NORMAL",
+            Durability::PowerLoss => "FULL",
+        }
+    }
 }
 
 impl Default for LedgerConfig {
@@ -21,6 +46,7 @@ impl Default for LedgerConfig {
             checkpoint_every: 1000,
             checkpoint_interval_ms: 1000,
             max_batch: 4096,
+            durability: Durability::PowerLoss,
         }
     }
 }

@@ -1,4 +1,5 @@
-//! Warden's state store. Today: the ledger in embedded SQLite (WAL, `synchronous=FULL`) behind a
+//! Warden's state store. Today: the ledger in embedded SQLite (WAL; `synchronous=FULL` or
+//! `NORMAL`, see [`Durability`]) behind a
 //! single writer with group commit. The [`LedgerStore`] and [`LedgerReader`] traits are the
 //! boundary, so a PostgreSQL implementation can be added without touching `warden-ledger`.
 //!
@@ -30,7 +31,7 @@ pub use approvals::{
 };
 pub use audit::{ExportError, ExportSummary, export, replay};
 pub use clock::{Clock, FixedClock, SystemClock};
-pub use config::LedgerConfig;
+pub use config::{Durability, LedgerConfig};
 pub use error::{AppendError, StoreError};
 pub use halts::{Halt, SqliteHalts};
 pub use handle::{AppendHandle, Appended, Committed};

@@ -97,6 +97,7 @@ impl SqliteLedger {
         config: LedgerConfig,
         clock: Box<dyn Clock>,
     ) -> Result<Self, StoreError> {
+        conn.pragma_update(None, "synchronous", config.durability.synchronous())?;
         let recovered = recover(&conn)?;
         let key = Arc::new(key);
         let last_time_ms: i64 = conn.query_row(

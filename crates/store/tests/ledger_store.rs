@@ -27,6 +27,7 @@ fn config(every: u64) -> LedgerConfig {
         checkpoint_every: every,
         checkpoint_interval_ms: 60_000,
         max_batch: 256,
+        ..LedgerConfig::default()
     }
 }
 

@@ -2,9 +2,10 @@
 //!
 //! In a fresh directory it starts the scripted mock provider and the gateway (the real ones,
 //! on loopback ports), creates an agent key, and plays an agent that speaks the OpenAI Chat
-//! Completions API through Warden: one tool call allowed, one denied, one remediated. It then
-//! stops the gateway, runs `warden ledger verify` on the ledger it wrote, and prints where
-//! everything is.
+//! Completions API through Warden: one tool call allowed, one denied, one remediated, and one held
+//! for a human, whom the quickstart plays too, approving it through the admin API. It then stops
+//! the gateway, runs `warden ledger verify` on the ledger it wrote, and prints where everything
+//! is.
 
 use std::io::Write;
 use std::path::{Path, PathBuf};
@@ -22,6 +23,8 @@ const MOCK_SCRIPT: &str = include_str!("../../../examples/quickstart/mock-provid
 /// The environment variable the quickstart's configuration names for the provider key.
 const PROVIDER_KEY_ENV: &str = "WARDEN_QUICKSTART_PROVIDER_KEY";
 const AGENT: &str = "quickstart-bot";
+/// The operator the quickstart plays when a call needs approval.
+const APPROVER: &str = "oncall-lead";
 
 /// Arguments of `warden quickstart`.
 #[derive(Debug, clap::Args)]
@@ -132,6 +135,14 @@ async fn conversation(dir: &Path, bundle: &Path) -> Result<LedgerPublicKey> {
         .map(|d| u64::try_from(d.as_millis()).unwrap_or(u64::MAX))
         .unwrap_or_default();
     let agent_key = keys.create(AGENT, now)?.secret;
+    let approver_token = warden_store::SqliteOperators::open(&db)?
+        .create(
+            APPROVER,
+            warden_store::Role::Approver,
+            &["security-team".to_owned()],
+            now,
+        )?
+        .secret;
     let ledger_dyn: Arc<dyn LedgerStore> = ledger.clone();
     let stores = Stores::embedded(&db, ledger_dyn)?;
     let gateway = Gateway::new(config, stores, |var| {
@@ -139,16 +150,19 @@ async fn conversation(dir: &Path, bundle: &Path) -> Result<LedgerPublicKey> {
     })
     .await?;
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
+    let admin = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
     let base = format!("http://{}/v1", listener.local_addr()?);
+    let admin_base = format!("http://{}/v1", admin.local_addr()?);
     let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
     let server = tokio::spawn(warden_gateway::serve(
         Arc::new(gateway),
         listener,
-        None,
+        Some(admin),
         async move {
             let _ = stopped.await;
         },
     ));
+    println!("  admin API (operators)      {admin_base}");
     println!("  model provider (scripted)  {mock_url}");
     println!("  Warden gateway             {base}   (the agent's base_url)");
     println!(
@@ -159,7 +173,9 @@ async fn conversation(dir: &Path, bundle: &Path) -> Result<LedgerPublicKey> {
     let agent = Agent {
         http: reqwest::Client::new(),
         base,
+        admin: admin_base,
         key: agent_key,
+        approver_token,
         public_key,
     };
     let played = agent.play().await;
@@ -176,7 +192,8 @@ fn config_text(bundle: &Path, mock_url: &str) -> String {
          data_dir: ./data\n\
          policy: {{ bundle: \"{}\" }}\n\
          providers:\n  scripted:\n    kind: openai\n    base_url: \"{mock_url}\"\n    api_key_env: {PROVIDER_KEY_ENV}\n\
-         agents:\n  {AGENT}: {{ tenant: demo, team: quickstart, labels: {{ env: development }} }}\n",
+         agents:\n  {AGENT}: {{ tenant: demo, team: quickstart, labels: {{ env: production }} }}\n\
+         approvals: {{ wait: 60s, keepalive: 5s }}\n",
         bundle.display()
     )
 }
@@ -185,7 +202,9 @@ fn config_text(bundle: &Path, mock_url: &str) -> String {
 struct Agent {
     http: reqwest::Client,
     base: String,
+    admin: String,
     key: String,
+    approver_token: String,
     public_key: LedgerPublicKey,
 }
 
@@ -228,6 +247,73 @@ impl Agent {
         let (message, _) = self.turn(&[user("Please list the customers.")]).await?;
         if !message.to_string().contains("LIMIT 1000") {
             bail!("the remediated call was not rewritten: {message}");
+        }
+
+        heading("4. \"Please upgrade customer 42\": a production write, held for a human");
+        let ask = [user("Please upgrade customer 42 to the pro plan.")];
+        let turn = self.turn(&ask);
+        let approve = self.approve_when_asked();
+        let (held, approved) = tokio::join!(turn, approve);
+        approved?;
+        let (message, _) = held?;
+        if !message.to_string().contains("UPDATE customers") {
+            bail!("the approved call was not released: {message}");
+        }
+        Ok(())
+    }
+
+    /// Plays the on-call approver: waits for the request to appear on the admin API, then
+    /// approves it.
+    async fn approve_when_asked(&self) -> Result<()> {
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
+        let request = loop {
+            let listed: Value = self
+                .http
+                .get(format!("{}/approvals", self.admin))
+                .bearer_auth(&self.approver_token)
+                .send()
+                .await?
+                .json()
+                .await?;
+            if let Some(first) = listed.pointer("/approvals/0") {
+                break first.clone();
+            }
+            if std::time::Instant::now() > deadline {
+                bail!("no approval request appeared");
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+        };
+        let id = request
+            .get("id")
+            .and_then(Value::as_str)
+            .unwrap_or_default();
+        let rule = request
+            .pointer("/rules/0")
+            .and_then(Value::as_str)
+            .unwrap_or_default();
+        let groups: Vec<&str> = request
+            .get("approvers")
+            .and_then(Value::as_array)
+            .into_iter()
+            .flatten()
+            .filter_map(Value::as_str)
+            .collect();
+        println!(
+            "  held for approval: {id} (rule {rule}; approvers: {})",
+            groups.join(" or ")
+        );
+        println!(
+            "  the agent's response waits; {APPROVER} (security-team) approves it through the admin API"
+        );
+        let response = self
+            .http
+            .post(format!("{}/approvals/{id}/approve", self.admin))
+            .bearer_auth(&self.approver_token)
+            .json(&json!({"reason": "customer asked for the upgrade"}))
+            .send()
+            .await?;
+        if !response.status().is_success() {
+            bail!("approving failed: {}", response.text().await?);
         }
         Ok(())
     }

@@ -12,8 +12,9 @@ use std::process::ExitCode;
 use std::sync::Arc;
 
 use anyhow::{Context, Result};
+use warden_gateway::config::LedgerDurability;
 use warden_gateway::{Config, Gateway, Stores};
-use warden_store::{LedgerConfig, LedgerStore};
+use warden_store::{Durability, LedgerConfig, LedgerStore};
 
 /// Arguments of `warden serve`.
 #[derive(Debug, clap::Args)]
@@ -43,6 +44,10 @@ async fn serve(config: Config) -> Result<ExitCode> {
     let ledger_config = LedgerConfig {
         checkpoint_every: config.ledger.checkpoint_every,
         checkpoint_interval_ms: config.ledger.checkpoint_interval_ms,
+        durability: match config.ledger.durability {
+            LedgerDurability::Process => Durability::Process,
+            LedgerDurability::PowerLoss => Durability::PowerLoss,
+        },
         ..LedgerConfig::default()
     };
     let ledger = Arc::new(crate::ledger_cmd::open_or_create(
@@ -63,10 +68,11 @@ async fn serve(config: Config) -> Result<ExitCode> {
         .with_context(|| format!("binding the admin listener {admin_listen}"))?;
     let addr = listener.local_addr().context("reading the bound address")?;
     let admin_addr = admin.local_addr().context("reading the bound address")?;
+    // A launcher that stops reading stdout after the first line must not stop the gateway.
     let mut stdout = std::io::stdout();
-    writeln!(stdout, "listening on http://{addr}")?;
-    writeln!(stdout, "admin on http://{admin_addr}")?;
-    stdout.flush()?;
+    let _ = writeln!(stdout, "listening on http://{addr}")
+        .and_then(|()| writeln!(stdout, "admin on http://{admin_addr}"))
+        .and_then(|()| stdout.flush());
     tracing::info!(%addr, admin = %admin_addr, data_dir = %dir.display(), "serving");
     warden_gateway::serve(Arc::new(gateway), listener, Some(admin), shutdown_signal())
         .await

@@ -72,6 +72,9 @@ async fn handle(
 
 /// A request that passed its checks, about to be forwarded.
 struct Admitted {
+    /// The request decision's record, durable or not yet: it is written while the request goes
+    /// upstream, and nothing reaches the agent before it is durable.
+    request_record: Option<warden_store::AppendHandle>,
     ctx: Context,
     summary: RequestSummary,
     route: upstream::Route,
@@ -87,7 +90,7 @@ async fn exchange(
     headers: HeaderMap,
     body: Body,
 ) -> Result<Response, Refusal> {
-    let admitted = admit(&gw, api, &headers, body).await?;
+    let mut admitted = admit(&gw, api, &headers, body).await?;
     let permit = if admitted.summary.stream {
         let permit = gw.streams.clone().try_acquire_owned().map_err(|_| {
             Refusal::new(
@@ -100,17 +103,33 @@ async fn exchange(
     } else {
         None
     };
-    let response = gw
-        .upstreams
-        .send(
-            &admitted.route,
-            reqwest::Method::POST,
-            path,
-            &headers,
-            Some(admitted.body.clone()),
-        )
-        .await
-        .map_err(|e| upstream_refusal(api, &e))?;
+    // The request decision's record is written while the request is upstream; the answer waits
+    // for it, so nothing reaches the agent before its decision is durable.
+    let sent = gw.upstreams.send(
+        &admitted.route,
+        reqwest::Method::POST,
+        path,
+        &headers,
+        Some(admitted.body.clone()),
+    );
+    let (response, recorded) = match admitted.request_record.take() {
+        Some(pending) => {
+            let (response, recorded) = tokio::join!(sent, pending);
+            (response, Some(recorded))
+        }
+        None => (sent.await, None),
+    };
+    if let Some(recorded) = recorded {
+        let appended = recorded.map_err(|e| {
+            Refusal::new(
+                api,
+                ErrorKind::Internal,
+                format!("Warden refused this request: its decision could not be recorded in the ledger ({e})."),
+            )
+        })?;
+        admitted.request_receipt = Some(appended.receipt);
+    }
+    let response = response.map_err(|e| upstream_refusal(api, &e))?;
     if !response.status().is_success() {
         return Err(complete::relay_error(&gw, api, &admitted.route, response).await);
     }
@@ -193,12 +212,13 @@ async fn admit(
     let action = judge::request_action(&ctx, &summary, api.name());
     let decision = bundle.evaluate(&action);
     let draft = judge::draft(&ctx, &decision, &action);
-    let judged = Judged {
-        record: judge::record(gw.ledger.as_ref(), draft).await,
-        decision,
-        approval: None,
-    };
-    if !judged.releases() {
+    let pending = gw.ledger.append(draft);
+    if !decision.outcome.releases() {
+        let judged = Judged {
+            record: pending.await.map_err(|e| e.to_string()),
+            decision,
+            approval: None,
+        };
         let kind = if judged.record.is_ok() {
             ErrorKind::PermissionDenied
         } else {
@@ -217,7 +237,7 @@ async fn admit(
         return Err(refusal);
     }
     let mut body = bytes;
-    if redacts_prompt(&judged.decision) {
+    if redacts_prompt(&decision) {
         // A `remediate` decision on the request redacts the secrets found in it before it leaves.
         json = judge::redact(json);
         body = Bytes::from(json.to_string());
@@ -232,7 +252,8 @@ async fn admit(
         }
     }
     Ok(Admitted {
-        request_receipt: judged.receipt().map(str::to_owned),
+        request_record: Some(pending),
+        request_receipt: None,
         ctx,
         summary,
         route,
