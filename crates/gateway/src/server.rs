@@ -7,6 +7,7 @@ use axum::Router;
 use axum::http::Uri;
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
+use axum::serve::ListenerExt;
 use tokio::net::TcpListener;
 use warden_llm::{Api, ErrorKind};
 
@@ -56,12 +57,12 @@ pub async fn serve(
         let app = crate::admin::router(gw.clone());
         let until = until(stopped.clone());
         tokio::spawn(async move {
-            axum::serve(listener, app)
+            axum::serve(listener.tap_io(no_delay), app)
                 .with_graceful_shutdown(until)
                 .await
         })
     });
-    let served = axum::serve(agents, router(gw))
+    let served = axum::serve(agents.tap_io(no_delay), router(gw))
         .with_graceful_shutdown(until(stopped))
         .await;
     if let Some(handle) = admin_server {
@@ -74,6 +75,13 @@ pub async fn serve(
     watcher.abort();
     expirer.abort();
     served
+}
+
+/// Small writes (one SSE event) go out at once instead of waiting for Nagle's algorithm.
+fn no_delay(stream: &mut tokio::net::TcpStream) {
+    if let Err(e) = stream.set_nodelay(true) {
+        tracing::debug!("TCP_NODELAY: {e}");
+    }
 }
 
 /// Expires approval requests nobody waits for any more (their agent went away, or Warden

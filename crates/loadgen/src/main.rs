@@ -130,6 +130,8 @@ fn seconds(value: f64, flag: &str) -> anyhow::Result<Duration> {
 
 fn main() -> anyhow::Result<()> {
     let cli = Cli::parse();
+    // When built together with the gateway, reqwest expects a process-wide TLS provider.
+    let _ = rustls::crypto::ring::default_provider().install_default();
     let runtime = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()

@@ -16,6 +16,7 @@ use axum::extract::{DefaultBodyLimit, State};
 use axum::http::{HeaderMap, HeaderName, HeaderValue, StatusCode, Uri, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
+use axum::serve::ListenerExt;
 use serde::Serialize;
 use serde_json::Value;
 use tokio::net::TcpListener;
@@ -69,6 +70,10 @@ pub async fn serve(listener: TcpListener, script: Script) -> io::Result<()> {
 
 /// Serves `config` on `listener` until the task is dropped or aborted.
 pub async fn serve_with(listener: TcpListener, config: MockConfig) -> io::Result<()> {
+    // Each SSE chunk leaves at once, as a provider's would, instead of waiting on Nagle.
+    let listener = listener.tap_io(|stream: &mut tokio::net::TcpStream| {
+        let _ = stream.set_nodelay(true);
+    });
     axum::serve(listener, router(config)).await
 }
 

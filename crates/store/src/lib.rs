@@ -20,6 +20,7 @@ mod reader;
 mod recovery;
 mod schema;
 mod sqlite;
+mod wal;
 mod writer;
 
 use std::ops::ControlFlow;

@@ -28,6 +28,7 @@ pub struct SqliteLedger {
     key: Arc<LedgerSigningKey>,
     tx: Option<Sender<Job>>,
     writer: Option<JoinHandle<()>>,
+    checkpointer: Option<(Sender<()>, JoinHandle<()>)>,
 }
 
 fn meta(conn: &Connection, key: &str) -> Result<Option<String>, StoreError> {
@@ -98,6 +99,10 @@ impl SqliteLedger {
         clock: Box<dyn Clock>,
     ) -> Result<Self, StoreError> {
         conn.pragma_update(None, "synchronous", config.durability.synchronous())?;
+        // The checkpointer thread keeps the log short; commits never wait for a checkpoint.
+        conn.pragma_update(None, "wal_autocheckpoint", 0)?;
+        let (stop_checkpoints, stop) = channel();
+        let checkpointer = crate::wal::start(path, stop)?;
         let recovered = recover(&conn)?;
         let key = Arc::new(key);
         let last_time_ms: i64 = conn.query_row(
@@ -126,6 +131,7 @@ impl SqliteLedger {
             key,
             tx: Some(tx),
             writer: Some(handle),
+            checkpointer: Some((stop_checkpoints, checkpointer)),
         })
     }
 
@@ -142,6 +148,10 @@ impl SqliteLedger {
     fn shutdown(&mut self) {
         self.tx.take();
         if let Some(h) = self.writer.take() {
+            let _ = h.join();
+        }
+        if let Some((stop, h)) = self.checkpointer.take() {
+            let _ = stop.send(());
             let _ = h.join();
         }
     }

@@ -57,7 +57,8 @@ async fn serve(config: Config) -> Result<ExitCode> {
     )?);
     let db = dir.join("warden.db");
     let ledger_dyn: Arc<dyn LedgerStore> = ledger.clone();
-    let stores = Stores::embedded(&db, ledger_dyn).with_context(|| format!("opening {}", db.display()))?;
+    let stores =
+        Stores::embedded(&db, ledger_dyn).with_context(|| format!("opening {}", db.display()))?;
     let (listen, admin_listen) = (config.listen, config.admin_listen);
     let gateway = Gateway::new(config, stores, |var| std::env::var(var).ok()).await?;
     let listener = tokio::net::TcpListener::bind(listen)
