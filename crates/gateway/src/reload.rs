@@ -19,7 +19,7 @@ pub const POLL_INTERVAL: Duration = Duration::from_secs(1);
 /// ends.
 pub async fn watch(gw: Arc<Gateway>) {
     #[cfg(unix)]
-    let mut hangup = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::hangup()).ok();
+    let mut hangup = gw.hangup.lock().ok().and_then(|mut h| h.take());
     let mut tick = tokio::time::interval(POLL_INTERVAL);
     tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     loop {

@@ -40,6 +40,10 @@ pub struct Gateway {
     pub approvals: Approvals,
     /// The kill switch.
     pub halts: Halts,
+    /// SIGHUP, registered when the gateway is built so that one sent as soon as it listens is
+    /// not lost; taken by the reload watcher.
+    #[cfg(unix)]
+    pub(crate) hangup: std::sync::Mutex<Option<tokio::signal::unix::Signal>>,
 }
 
 /// The stores a gateway works with.
@@ -131,7 +135,11 @@ impl Gateway {
             config.approvals.clone(),
             upstreams.client(),
         );
+        #[cfg(unix)]
+        let hangup = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::hangup()).ok();
         Ok(Gateway {
+            #[cfg(unix)]
+            hangup: std::sync::Mutex::new(hangup),
             operators,
             approvals,
             halts: Halts::load(halts)?,

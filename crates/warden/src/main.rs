@@ -10,6 +10,7 @@ mod approvals_cmd;
 mod keys_cmd;
 mod ledger_cmd;
 mod mock_cmd;
+mod output;
 mod policy_cmd;
 mod quickstart_cmd;
 mod serve_cmd;

@@ -69,13 +69,15 @@ async fn serve(config: Config) -> Result<ExitCode> {
         .with_context(|| format!("binding the admin listener {admin_listen}"))?;
     let addr = listener.local_addr().context("reading the bound address")?;
     let admin_addr = admin.local_addr().context("reading the bound address")?;
+    // SIGTERM is caught from before the listeners are announced (SIGHUP is, by the gateway).
+    let shutdown = shutdown_signal();
     // A launcher that stops reading stdout after the first line must not stop the gateway.
     let mut stdout = std::io::stdout();
     let _ = writeln!(stdout, "listening on http://{addr}")
         .and_then(|()| writeln!(stdout, "admin on http://{admin_addr}"))
         .and_then(|()| stdout.flush());
     tracing::info!(%addr, admin = %admin_addr, data_dir = %dir.display(), "serving");
-    warden_gateway::serve(Arc::new(gateway), listener, Some(admin), shutdown_signal())
+    warden_gateway::serve(Arc::new(gateway), listener, Some(admin), shutdown)
         .await
         .context("serving")?;
     tracing::info!("stopped; closing the ledger");
@@ -100,27 +102,36 @@ fn lock(dir: &Path) -> Result<std::fs::File> {
     Ok(file)
 }
 
-async fn shutdown_signal() {
+/// Resolves on SIGINT or SIGTERM. The handlers are installed when this is called, not when the
+/// future is first polled, so a signal sent as soon as the listeners are announced is not lost.
+fn shutdown_signal() -> impl std::future::Future<Output = ()> + Send + 'static {
     #[cfg(unix)]
-    {
+    let signals = {
         use tokio::signal::unix::{SignalKind, signal};
-        match signal(SignalKind::terminate()) {
-            Ok(mut term) => {
+        (
+            signal(SignalKind::interrupt()).ok(),
+            signal(SignalKind::terminate()).ok(),
+        )
+    };
+    async move {
+        #[cfg(unix)]
+        match signals {
+            (Some(mut int), Some(mut term)) => {
                 tokio::select! {
-                    _ = tokio::signal::ctrl_c() => {}
+                    _ = int.recv() => {}
                     _ = term.recv() => {}
                 }
             }
-            Err(_) => {
+            _ => {
                 let _ = tokio::signal::ctrl_c().await;
             }
         }
+        #[cfg(not(unix))]
+        {
+            let _ = tokio::signal::ctrl_c().await;
+        }
+        tracing::info!("shutting down: finishing in-flight requests");
     }
-    #[cfg(not(unix))]
-    {
-        let _ = tokio::signal::ctrl_c().await;
-    }
-    tracing::info!("shutting down: finishing in-flight requests");
 }
 
 /// Logs to stderr at the level named by `WARDEN_LOG` (`error`, `warn`, `info` (default),

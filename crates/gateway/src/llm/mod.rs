@@ -25,7 +25,7 @@ use bytes::Bytes;
 use serde_json::Value;
 use warden_llm::{Api, ErrorKind, RequestSummary, request_stream_usage, summarize_request};
 
-use crate::identity::{AuthError, identify};
+use crate::identity::identify;
 use crate::state::Gateway;
 use judge::{Context, Judged};
 use refusal::Refusal;
@@ -152,14 +152,8 @@ async fn admit(
     headers: &HeaderMap,
     body: Body,
 ) -> Result<Admitted, Refusal> {
-    let identity = identify(headers, gw.credentials.as_ref(), &gw.config).map_err(|e| {
-        let kind = match e {
-            AuthError::Missing | AuthError::Invalid => ErrorKind::Authentication,
-            AuthError::UnknownAgent(_) | AuthError::OperatorToken => ErrorKind::PermissionDenied,
-            AuthError::Store(_) => ErrorKind::Internal,
-        };
-        Refusal::new(api, kind, e.to_string())
-    })?;
+    let identity = identify(headers, gw.credentials.as_ref(), &gw.config)
+        .map_err(|e| Refusal::unauthenticated(api, &e))?;
     if let Some(halt) = gw.halts.check(&identity.agent.id) {
         return Err(Refusal::new(
             api,

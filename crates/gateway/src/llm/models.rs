@@ -13,7 +13,7 @@ use warden_llm::{Api, ErrorKind, RequestSummary};
 
 use super::judge::{self, Context};
 use super::refusal::Refusal;
-use crate::identity::{AuthError, identify};
+use crate::identity::identify;
 use crate::state::Gateway;
 
 /// `GET /v1/models`.
@@ -30,14 +30,8 @@ pub async fn list(State(gw): State<Arc<Gateway>>, headers: HeaderMap) -> Respons
 }
 
 async fn models(gw: &Gateway, api: Api, headers: &HeaderMap) -> Result<Value, Refusal> {
-    let identity = identify(headers, gw.credentials.as_ref(), &gw.config).map_err(|e| {
-        let kind = match e {
-            AuthError::Missing | AuthError::Invalid => ErrorKind::Authentication,
-            AuthError::UnknownAgent(_) | AuthError::OperatorToken => ErrorKind::PermissionDenied,
-            AuthError::Store(_) => ErrorKind::Internal,
-        };
-        Refusal::new(api, kind, e.to_string())
-    })?;
+    let identity = identify(headers, gw.credentials.as_ref(), &gw.config)
+        .map_err(|e| Refusal::unauthenticated(api, &e))?;
     let bundle = gw
         .policy
         .current()

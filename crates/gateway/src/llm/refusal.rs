@@ -30,6 +30,19 @@ impl Refusal {
     }
 }
 
+impl Refusal {
+    /// The refusal of a request whose caller could not be identified.
+    pub fn unauthenticated(api: Api, error: &crate::identity::AuthError) -> Refusal {
+        use crate::identity::AuthError;
+        let kind = match error {
+            AuthError::Missing | AuthError::Invalid => ErrorKind::Authentication,
+            AuthError::UnknownAgent(_) | AuthError::OperatorToken => ErrorKind::PermissionDenied,
+            AuthError::Store(_) => ErrorKind::Internal,
+        };
+        Refusal::new(api, kind, error.to_string())
+    }
+}
+
 impl IntoResponse for Refusal {
     fn into_response(self) -> Response {
         let status = StatusCode::from_u16(self.kind.status(self.api))
