@@ -22,9 +22,10 @@ use serde::{Deserialize, Serialize};
 
 use crate::error::StoreError;
 use crate::operators::{
-    InvalidInput, Operator, Role, db_time, hex, json_column, lock, open_migrated, random,
-    stored_time, stored_time_opt, stored_value, to_json,
+    InvalidInput, Operator, Role, db_time, json_column, lock, open_migrated, stored_time,
+    stored_time_opt, stored_value, to_json,
 };
+use crate::token::{hex, random};
 
 /// Random bytes in an approval id (`apr_` + twice as many hex characters).
 const ID_BYTES: usize = 8;

@@ -15,29 +15,20 @@ use std::fmt;
 use std::path::{Path, PathBuf};
 use std::sync::{Mutex, MutexGuard, PoisonError};
 
-use base64::Engine as _;
-use base64::engine::general_purpose::URL_SAFE_NO_PAD;
-use rusqlite::{Connection, ErrorCode, OptionalExtension, params};
-use sha2::{Digest, Sha256};
-use subtle::ConstantTimeEq;
+use rusqlite::{Connection, OptionalExtension, params};
 
 use crate::error::StoreError;
+use crate::operators::{db_time, stored_time, stored_time_opt};
 use crate::schema::{connect, migrate};
+#[cfg(test)]
+use crate::token::SECRET_BYTES;
+use crate::token::{ID_ATTEMPTS, TokenFormat, is_id_clash, secret_digest, secret_matches};
 
-/// Prefix of every key.
-const PREFIX: &str = "wdn_";
-/// Random bytes in a key id (written as twice as many hex characters).
-const ID_BYTES: usize = 6;
-/// Hex characters in a key id.
-const ID_LEN: usize = ID_BYTES * 2;
-/// Random bytes in a key's secret.
-const SECRET_BYTES: usize = 32;
-/// Base64url characters (no padding) encoding [`SECRET_BYTES`].
-const SECRET_LEN: usize = 43;
-/// Length of a whole key: prefix, id, `_`, secret.
-const KEY_LEN: usize = PREFIX.len() + ID_LEN + 1 + SECRET_LEN;
-/// Attempts at drawing an unused key id before giving up (a clash is a 1 in 2^48 event).
-const ID_ATTEMPTS: usize = 4;
+/// The key format.
+const KEY: TokenFormat = TokenFormat::new("wdn_");
+/// Length of a whole key.
+#[cfg(test)]
+const KEY_LEN: usize = KEY.len();
 
 /// Agent API keys in the embedded store: only a SHA-256 of each key's secret is stored.
 pub struct SqliteKeys {
@@ -104,8 +95,7 @@ impl SqliteKeys {
         let mut attempt = 0;
         loop {
             attempt += 1;
-            let key_id = hex_id(&random::<ID_BYTES>()?);
-            let secret = random::<SECRET_BYTES>()?;
+            let (key_id, secret) = KEY.draw()?;
             let inserted = conn.execute(
                 "INSERT INTO keys_agent (key_id, agent_id, secret_sha256, created_ms, revoked_ms)
                  VALUES (?1, ?2, ?3, ?4, NULL)",
@@ -113,7 +103,7 @@ impl SqliteKeys {
             );
             match inserted {
                 Ok(_) => {
-                    let secret = format!("{PREFIX}{key_id}_{}", URL_SAFE_NO_PAD.encode(secret));
+                    let secret = KEY.render(&key_id, &secret);
                     return Ok(IssuedKey {
                         key_id,
                         agent_id: agent_id.to_owned(),
@@ -129,7 +119,7 @@ impl SqliteKeys {
     /// The key's owner if `presented` is a live (not revoked) key; `Ok(None)` for anything else,
     /// malformed input included.
     pub fn authenticate(&self, presented: &str) -> Result<Option<KeyInfo>, StoreError> {
-        let Some((key_id, secret)) = parse_key(presented) else {
+        let Some((key_id, secret)) = KEY.parse(presented) else {
             return Ok(None);
         };
         let conn = self.conn();
@@ -143,8 +133,7 @@ impl SqliteKeys {
         let Some((info, stored)) = row else {
             return Ok(None);
         };
-        let matches: bool = secret_digest(&secret).as_slice().ct_eq(&stored).into();
-        Ok((matches && info.revoked_ms.is_none()).then_some(info))
+        Ok((secret_matches(&secret, &stored) && info.revoked_ms.is_none()).then_some(info))
     }
 
     /// Every key, newest first (never secrets).
@@ -180,70 +169,14 @@ fn key_info(row: &rusqlite::Row<'_>) -> rusqlite::Result<KeyInfo> {
         key_id: row.get(0)?,
         agent_id: row.get(1)?,
         created_ms: stored_time(row, 2)?,
-        revoked_ms: match row.get::<_, Option<i64>>(3)? {
-            Some(_) => Some(stored_time(row, 3)?),
-            None => None,
-        },
+        revoked_ms: stored_time_opt(row, 3)?,
     })
 }
 
-/// A stored timestamp column; a negative one is reported rather than wrapped.
-fn stored_time(row: &rusqlite::Row<'_>, col: usize) -> rusqlite::Result<u64> {
-    let ms: i64 = row.get(col)?;
-    u64::try_from(ms).map_err(|_| rusqlite::Error::IntegralValueOutOfRange(col, ms))
-}
-
-/// Splits a presented key into its id and decoded secret; `None` unless it is exactly
-/// `wdn_` + 12 lowercase hex + `_` + 43 canonical base64url characters.
+/// Splits a presented key into its id and decoded secret (see [`TokenFormat::parse`]).
+#[cfg(test)]
 fn parse_key(presented: &str) -> Option<(&str, [u8; SECRET_BYTES])> {
-    if presented.len() != KEY_LEN {
-        return None;
-    }
-    let rest = presented.strip_prefix(PREFIX)?;
-    let (key_id, secret) = rest.split_at_checked(ID_LEN)?;
-    let secret = secret.strip_prefix('_')?;
-    if !is_key_id(key_id) {
-        return None;
-    }
-    let mut bytes = [0u8; SECRET_BYTES];
-    let written = URL_SAFE_NO_PAD.decode_slice(secret, &mut bytes).ok()?;
-    (written == SECRET_BYTES).then_some((key_id, bytes))
-}
-
-/// `true` for 12 lowercase hex characters.
-fn is_key_id(text: &str) -> bool {
-    text.len() == ID_LEN
-        && text
-            .bytes()
-            .all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b))
-}
-
-/// Lowercase hex of `bytes`.
-fn hex_id(bytes: &[u8]) -> String {
-    bytes.iter().map(|b| format!("{b:02x}")).collect()
-}
-
-/// SHA-256 of a secret's bytes, as stored.
-fn secret_digest(secret: &[u8; SECRET_BYTES]) -> [u8; 32] {
-    Sha256::digest(secret).into()
-}
-
-/// `N` bytes of OS randomness.
-fn random<const N: usize>() -> Result<[u8; N], StoreError> {
-    let mut bytes = [0u8; N];
-    getrandom::fill(&mut bytes).map_err(|e| StoreError::Randomness(e.to_string()))?;
-    Ok(bytes)
-}
-
-/// A timestamp as SQLite stores it. Times past `i64::MAX` ms (in about 292 million years) are
-/// clamped rather than refused.
-fn db_time(ms: u64) -> i64 {
-    i64::try_from(ms).unwrap_or(i64::MAX)
-}
-
-/// `true` when an insert failed because the key id is already taken.
-fn is_id_clash(err: &rusqlite::Error) -> bool {
-    err.sqlite_error_code() == Some(ErrorCode::ConstraintViolation)
+    KEY.parse(presented)
 }
 
 #[cfg(test)]

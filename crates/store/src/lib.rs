@@ -20,6 +20,7 @@ mod reader;
 mod recovery;
 mod schema;
 mod sqlite;
+mod token;
 mod wal;
 mod writer;
 

@@ -17,30 +17,20 @@ use std::path::{Path, PathBuf};
 use std::str::FromStr;
 use std::sync::{Mutex, MutexGuard, PoisonError};
 
-use base64::Engine as _;
-use base64::engine::general_purpose::URL_SAFE_NO_PAD;
-use rusqlite::{Connection, ErrorCode, OptionalExtension, params};
+use rusqlite::{Connection, OptionalExtension, params};
 use serde::{Deserialize, Serialize};
-use sha2::{Digest, Sha256};
-use subtle::ConstantTimeEq;
 
 use crate::error::StoreError;
 use crate::schema::{connect, migrate};
+#[cfg(test)]
+use crate::token::SECRET_BYTES;
+use crate::token::{ID_ATTEMPTS, TokenFormat, is_id_clash, secret_digest, secret_matches};
 
-/// Prefix of every operator token.
-const PREFIX: &str = "wdo_";
-/// Random bytes in an operator id (written as twice as many hex characters).
-const ID_BYTES: usize = 6;
-/// Hex characters in an operator id.
-const ID_LEN: usize = ID_BYTES * 2;
-/// Random bytes in a token's secret.
-const SECRET_BYTES: usize = 32;
-/// Base64url characters (no padding) encoding [`SECRET_BYTES`].
-const SECRET_LEN: usize = 43;
-/// Length of a whole token: prefix, id, `_`, secret.
-const TOKEN_LEN: usize = PREFIX.len() + ID_LEN + 1 + SECRET_LEN;
-/// Attempts at drawing an unused operator id before giving up (a clash is a 1 in 2^48 event).
-const ID_ATTEMPTS: usize = 4;
+/// The operator token format.
+const TOKEN: TokenFormat = TokenFormat::new("wdo_");
+/// Length of a whole token.
+#[cfg(test)]
+const TOKEN_LEN: usize = TOKEN.len();
 /// Longest operator name or group name, in characters.
 const NAME_MAX: usize = 64;
 
@@ -219,8 +209,7 @@ impl SqliteOperators {
         let mut attempt = 0;
         loop {
             attempt += 1;
-            let id = hex(&random::<ID_BYTES>()?);
-            let secret = random::<SECRET_BYTES>()?;
+            let (id, secret) = TOKEN.draw()?;
             let inserted = conn.execute(
                 "INSERT INTO operators
                      (operator_id, name, role, groups, secret_sha256, created_ms, revoked_ms)
@@ -236,7 +225,7 @@ impl SqliteOperators {
             );
             match inserted {
                 Ok(_) => {
-                    let secret = format!("{PREFIX}{id}_{}", URL_SAFE_NO_PAD.encode(secret));
+                    let secret = TOKEN.render(&id, &secret);
                     let operator = Operator {
                         id,
                         name: name.to_owned(),
@@ -256,7 +245,7 @@ impl SqliteOperators {
     /// The operator if `presented` is a live (not revoked) token; `Ok(None)` for anything else,
     /// malformed input included.
     pub fn authenticate(&self, presented: &str) -> Result<Option<Operator>, StoreError> {
-        let Some((id, secret)) = parse_token(presented) else {
+        let Some((id, secret)) = TOKEN.parse(presented) else {
             return Ok(None);
         };
         let conn = self.conn();
@@ -270,8 +259,7 @@ impl SqliteOperators {
         let Some((operator, stored)) = row else {
             return Ok(None);
         };
-        let matches: bool = secret_digest(&secret).as_slice().ct_eq(&stored).into();
-        Ok((matches && operator.revoked_ms.is_none()).then_some(operator))
+        Ok((secret_matches(&secret, &stored) && operator.revoked_ms.is_none()).then_some(operator))
     }
 
     /// Every operator, newest first (never secrets).
@@ -313,34 +301,10 @@ fn operator(row: &rusqlite::Row<'_>) -> rusqlite::Result<Operator> {
     })
 }
 
-/// Splits a presented token into its id and decoded secret; `None` unless it is exactly
-/// `wdo_` + 12 lowercase hex + `_` + 43 canonical base64url characters.
+/// Splits a presented token into its id and decoded secret (see [`TokenFormat::parse`]).
+#[cfg(test)]
 fn parse_token(presented: &str) -> Option<(&str, [u8; SECRET_BYTES])> {
-    if presented.len() != TOKEN_LEN {
-        return None;
-    }
-    let rest = presented.strip_prefix(PREFIX)?;
-    let (id, secret) = rest.split_at_checked(ID_LEN)?;
-    let secret = secret.strip_prefix('_')?;
-    if !id
-        .bytes()
-        .all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b))
-    {
-        return None;
-    }
-    let mut bytes = [0u8; SECRET_BYTES];
-    let written = URL_SAFE_NO_PAD.decode_slice(secret, &mut bytes).ok()?;
-    (written == SECRET_BYTES).then_some((id, bytes))
-}
-
-/// SHA-256 of a secret's bytes, as stored.
-fn secret_digest(secret: &[u8; SECRET_BYTES]) -> [u8; 32] {
-    Sha256::digest(secret).into()
-}
-
-/// `true` when an insert failed because the primary key is already taken.
-fn is_id_clash(err: &rusqlite::Error) -> bool {
-    err.sqlite_error_code() == Some(ErrorCode::ConstraintViolation)
+    TOKEN.parse(presented)
 }
 
 /// Refuses a name that is empty, longer than 64 characters or holds anything but
@@ -380,18 +344,6 @@ pub(crate) fn open_migrated(path: &Path) -> Result<Connection, StoreError> {
 /// rolls back an unfinished transaction), so a poisoned lock is taken over rather than reported.
 pub(crate) fn lock(conn: &Mutex<Connection>) -> MutexGuard<'_, Connection> {
     conn.lock().unwrap_or_else(PoisonError::into_inner)
-}
-
-/// Lowercase hex of `bytes`.
-pub(crate) fn hex(bytes: &[u8]) -> String {
-    bytes.iter().map(|b| format!("{b:02x}")).collect()
-}
-
-/// `N` bytes of OS randomness.
-pub(crate) fn random<const N: usize>() -> Result<[u8; N], StoreError> {
-    let mut bytes = [0u8; N];
-    getrandom::fill(&mut bytes).map_err(|e| StoreError::Randomness(e.to_string()))?;
-    Ok(bytes)
 }
 
 /// A timestamp or count as SQLite stores it; values past `i64::MAX` are clamped.
