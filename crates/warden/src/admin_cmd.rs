@@ -7,12 +7,13 @@
 //! (returned as `Err`).
 
 use crate::output::{emit, now_ms, utc};
-use std::path::{Path, PathBuf};
+use crate::store_args::{StoreArgs, db_path};
+use std::path::Path;
 use std::process::ExitCode;
 
 use anyhow::{Context, bail};
 use clap::builder::PossibleValuesParser;
-use clap::{ArgGroup, Args, Subcommand};
+use clap::{Args, Subcommand};
 use warden_store::{Operator, Role, SqliteOperators};
 
 /// Arguments of `warden admin`.
@@ -42,18 +43,6 @@ enum TokenCommand {
     List(ListArgs),
     /// Revoke an operator's token by id; exit 1 if there is no such live token.
     Revoke(RevokeArgs),
-}
-
-/// Where the store is: a gateway configuration (its `data_dir`) or a data directory.
-#[derive(Debug, Args)]
-#[command(group(ArgGroup::new("store").required(true).args(["config", "data_dir"])))]
-struct StoreArgs {
-    /// Gateway configuration (`warden.yaml`): the store is its `data_dir`.
-    #[arg(long)]
-    config: Option<PathBuf>,
-    /// Directory holding `warden.db`.
-    #[arg(long)]
-    data_dir: Option<PathBuf>,
 }
 
 #[derive(Debug, Args)]
@@ -105,7 +94,7 @@ fn create(args: CreateArgs) -> anyhow::Result<ExitCode> {
     if role != Role::Approver && !args.groups.is_empty() {
         bail!("--group is only for --role approver (got --role {role})");
     }
-    let dir = data_dir(&args.store)?;
+    let dir = args.store.data_dir()?;
     std::fs::create_dir_all(&dir).with_context(|| format!("creating {}", dir.display()))?;
     let operators = open(&db_path(&dir))?;
     let issued = operators.create(&args.name, role, &args.groups, now_ms())?;
@@ -160,36 +149,13 @@ fn revoke(args: RevokeArgs) -> anyhow::Result<ExitCode> {
     }
 }
 
-/// The data directory named by `--data-dir`, or by `--config`'s `data_dir`.
-fn data_dir(store: &StoreArgs) -> anyhow::Result<PathBuf> {
-    match (&store.config, &store.data_dir) {
-        (Some(path), _) => Ok(warden_gateway::Config::load(path)
-            .with_context(|| format!("loading {}", path.display()))?
-            .data_dir),
-        (None, Some(dir)) => Ok(dir.clone()),
-        (None, None) => bail!("pass --config FILE or --data-dir DIR"),
-    }
-}
-
-/// `warden.db` in the data directory.
-fn db_path(dir: &Path) -> PathBuf {
-    dir.join("warden.db")
-}
-
 fn open(db: &Path) -> anyhow::Result<SqliteOperators> {
     SqliteOperators::open(db).with_context(|| format!("opening {}", db.display()))
 }
 
 /// Opens the store for `list` and `revoke`, which must not create one where there is none.
 fn open_existing(store: &StoreArgs) -> anyhow::Result<SqliteOperators> {
-    let db = db_path(&data_dir(store)?);
-    if !db.exists() {
-        bail!(
-            "no Warden store at {} (issue a token with `warden admin token create`)",
-            db.display()
-        );
-    }
-    open(&db)
+    open(&store.existing_db("`warden admin token create`")?)
 }
 
 fn table(operators: &[Operator]) -> String {

@@ -6,11 +6,12 @@
 //! `Err`).
 
 use crate::output::{emit, now_ms, utc};
-use std::path::{Path, PathBuf};
+use crate::store_args::{StoreArgs, db_path};
+use std::path::Path;
 use std::process::ExitCode;
 
 use anyhow::{Context, bail};
-use clap::{ArgGroup, Args, Subcommand};
+use clap::{Args, Subcommand};
 use warden_store::{KeyInfo, SqliteKeys};
 
 /// Arguments of `warden keys`.
@@ -28,18 +29,6 @@ enum KeysCommand {
     List(ListArgs),
     /// Revoke a key by id; exit 1 if there is no such live key.
     Revoke(RevokeArgs),
-}
-
-/// Where the store is: a gateway configuration (its `data_dir`) or a data directory.
-#[derive(Debug, Args)]
-#[command(group(ArgGroup::new("store").required(true).args(["config", "data_dir"])))]
-struct StoreArgs {
-    /// Gateway configuration (`warden.yaml`): the store is its `data_dir`, agents must be listed.
-    #[arg(long)]
-    config: Option<PathBuf>,
-    /// Directory holding `warden.db`.
-    #[arg(long)]
-    data_dir: Option<PathBuf>,
 }
 
 #[derive(Debug, Args)]
@@ -93,7 +82,7 @@ fn create(args: CreateArgs) -> anyhow::Result<ExitCode> {
             }
             config.data_dir
         }
-        None => data_dir(&args.store)?,
+        None => args.store.data_dir()?,
     };
     std::fs::create_dir_all(&dir).with_context(|| format!("creating {}", dir.display()))?;
     let keys = open(&db_path(&dir))?;
@@ -156,36 +145,13 @@ fn known_agents<'a>(names: impl Iterator<Item = &'a String>) -> String {
     }
 }
 
-/// The data directory named by `--data-dir`, or by `--config`'s `data_dir`.
-fn data_dir(store: &StoreArgs) -> anyhow::Result<PathBuf> {
-    match (&store.config, &store.data_dir) {
-        (Some(path), _) => Ok(warden_gateway::Config::load(path)
-            .with_context(|| format!("loading {}", path.display()))?
-            .data_dir),
-        (None, Some(dir)) => Ok(dir.clone()),
-        (None, None) => bail!("pass --config FILE or --data-dir DIR"),
-    }
-}
-
-/// `warden.db` in the data directory.
-fn db_path(dir: &Path) -> PathBuf {
-    dir.join("warden.db")
-}
-
 fn open(db: &Path) -> anyhow::Result<SqliteKeys> {
     SqliteKeys::open(db).with_context(|| format!("opening {}", db.display()))
 }
 
 /// Opens the store for `list` and `revoke`, which must not create one where there is none.
 fn open_existing(store: &StoreArgs) -> anyhow::Result<SqliteKeys> {
-    let db = db_path(&data_dir(store)?);
-    if !db.exists() {
-        bail!(
-            "no Warden store at {} (issue a key with `warden keys create`)",
-            db.display()
-        );
-    }
-    open(&db)
+    open(&store.existing_db("`warden keys create`")?)
 }
 
 fn table(infos: &[KeyInfo]) -> String {

@@ -14,6 +14,7 @@ mod output;
 mod policy_cmd;
 mod quickstart_cmd;
 mod serve_cmd;
+mod store_args;
 
 use std::process::ExitCode;
 
