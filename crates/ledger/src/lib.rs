@@ -13,6 +13,7 @@ pub mod export;
 pub mod hash;
 pub mod keys;
 pub mod merkle;
+pub mod nonce;
 pub mod receipt;
 pub mod record;
 pub mod verify;
@@ -22,7 +23,10 @@ pub use chain::{ChainState, SealedRecord, record_id};
 pub use checkpoint::{Checkpoint, CheckpointError};
 pub use hash::{Hash, leaf_hash, node_hash};
 pub use keys::{Jwk, KeyError, LedgerPublicKey, LedgerSigningKey};
-pub use receipt::{ReceiptClaims, ReceiptError, sign_receipt, verify_receipt};
+pub use nonce::Nonce;
+pub use receipt::{
+    ReceiptClaims, ReceiptError, sign_receipt, sign_receipt_with_nonce, verify_receipt,
+};
 pub use record::{
     Action, ActionKind, Actor, Approval, ApprovalNeed, Cost, Decision, Event, Halt, KeyChange,
     Outcome, Override, PolicyLoad, Record, RecordDraft, SCHEMA_VERSION, Verdict,

@@ -10,6 +10,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::hash::Hash;
 use crate::keys::{LedgerPublicKey, LedgerSigningKey};
+use crate::nonce::Nonce;
 use crate::record::Outcome;
 
 /// The JWS header of every receipt.
@@ -78,27 +79,44 @@ pub enum ReceiptError {
     BadPayload(String),
 }
 
-/// Issues the compact JWS for `claims`.
+/// Issues the compact JWS for `claims` (deterministic RFC 8032 signature).
 pub fn sign_receipt(
     claims: &ReceiptClaims,
     key: &LedgerSigningKey,
 ) -> Result<String, ReceiptError> {
+    let signing_input = signing_input(claims, key)?;
+    let sig = key.sign(signing_input.as_bytes());
+    Ok(format!("{signing_input}.{}", URL_SAFE_NO_PAD.encode(sig)))
+}
+
+/// Issues the compact JWS for `claims` with a precomputed nonce of `key` (see
+/// [`crate::nonce`]): the same receipt format and verification, signed far faster.
+pub fn sign_receipt_with_nonce(
+    claims: &ReceiptClaims,
+    key: &LedgerSigningKey,
+    nonce: Nonce,
+) -> Result<String, ReceiptError> {
+    let signing_input = signing_input(claims, key)?;
+    let sig = key.sign_with_nonce(signing_input.as_bytes(), nonce);
+    Ok(format!("{signing_input}.{}", URL_SAFE_NO_PAD.encode(sig)))
+}
+
+/// `BASE64URL(header) . BASE64URL(payload)`: the bytes a receipt signs.
+fn signing_input(claims: &ReceiptClaims, key: &LedgerSigningKey) -> Result<String, ReceiptError> {
     let header = ReceiptHeader {
         alg: "EdDSA".into(),
-        kid: key.public_key().key_id(),
+        kid: key.key_id().to_owned(),
         typ: Some("JWT".into()),
     };
     // JWS signs the exact bytes sent, so plain serialization suffices.
     let header = serde_json::to_vec(&header).map_err(|e| ReceiptError::BadHeader(e.to_string()))?;
     let payload =
         serde_json::to_vec(claims).map_err(|e| ReceiptError::BadPayload(e.to_string()))?;
-    let signing_input = format!(
+    Ok(format!(
         "{}.{}",
         URL_SAFE_NO_PAD.encode(header),
         URL_SAFE_NO_PAD.encode(payload)
-    );
-    let sig = key.sign(signing_input.as_bytes());
-    Ok(format!("{signing_input}.{}", URL_SAFE_NO_PAD.encode(sig)))
+    ))
 }
 
 /// Verifies a compact JWS receipt against the ledger key and returns its claims.

@@ -4,7 +4,7 @@
 //! writer thread completes it through a `futures-channel` oneshot) and has a blocking
 //! [`AppendHandle::wait`] for synchronous callers. The receipt is signed when the handle
 //! resolves, in the caller's thread, so signing cost is spread over callers instead of the
-//! single writer.
+//! single writer (and is small: see [`crate::receipts`]).
 
 use std::future::Future;
 use std::pin::Pin;
@@ -12,9 +12,10 @@ use std::sync::Arc;
 use std::task::{Context, Poll};
 
 use futures_channel::oneshot;
-use warden_ledger::{Hash, LedgerSigningKey, ReceiptClaims, sign_receipt};
+use warden_ledger::{Hash, ReceiptClaims};
 
 use crate::error::AppendError;
+use crate::receipts::ReceiptSigner;
 
 /// What the writer reports for a committed record.
 #[derive(Debug, Clone)]
@@ -41,22 +42,25 @@ pub struct Appended {
 #[must_use = "the record is only known durable once the handle resolves"]
 pub struct AppendHandle {
     rx: oneshot::Receiver<Result<Committed, AppendError>>,
-    key: Option<Arc<LedgerSigningKey>>,
+    signer: Option<Arc<ReceiptSigner>>,
 }
 
 impl AppendHandle {
     pub(crate) fn new(
         rx: oneshot::Receiver<Result<Committed, AppendError>>,
-        key: Arc<LedgerSigningKey>,
+        signer: Arc<ReceiptSigner>,
     ) -> Self {
-        Self { rx, key: Some(key) }
+        Self {
+            rx,
+            signer: Some(signer),
+        }
     }
 
     /// A handle that resolves at once with `error`: for stores that fail before queueing.
     pub fn failed(error: AppendError) -> Self {
         let (tx, rx) = oneshot::channel();
         let _ = tx.send(Err(error));
-        Self { rx, key: None }
+        Self { rx, signer: None }
     }
 
     /// Blocks the current thread until the record is durable. Do not call from async code.
@@ -75,11 +79,12 @@ impl Future for AppendHandle {
             Poll::Ready(Ok(Err(e))) => return Poll::Ready(Err(e)),
             Poll::Ready(Ok(Ok(c))) => c,
         };
-        let Some(key) = &self.key else {
+        let Some(signer) = &self.signer else {
             return Poll::Ready(Err(AppendError::Receipt("no signing key".into())));
         };
-        let receipt =
-            sign_receipt(&committed.claims, key).map_err(|e| AppendError::Receipt(e.to_string()));
+        let receipt = signer
+            .sign(&committed.claims)
+            .map_err(|e| AppendError::Receipt(e.to_string()));
         Poll::Ready(receipt.map(|receipt| Appended {
             seq: committed.claims.seq,
             id: committed.claims.rid.clone(),

@@ -17,6 +17,7 @@ mod handle;
 pub mod keys;
 mod operators;
 mod reader;
+mod receipts;
 mod recovery;
 mod schema;
 mod sqlite;

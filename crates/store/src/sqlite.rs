@@ -16,6 +16,7 @@ use crate::clock::Clock;
 use crate::config::LedgerConfig;
 use crate::error::{AppendError, StoreError};
 use crate::handle::AppendHandle;
+use crate::receipts::ReceiptSigner;
 use crate::recovery::recover;
 use crate::schema::{connect, migrate};
 use crate::writer::{Job, Writer};
@@ -26,6 +27,8 @@ pub struct SqliteLedger {
     path: PathBuf,
     origin: String,
     key: Arc<LedgerSigningKey>,
+    receipts: Arc<ReceiptSigner>,
+    nonces: Option<JoinHandle<()>>,
     tx: Option<Sender<Job>>,
     writer: Option<JoinHandle<()>>,
     checkpointer: Option<(Sender<()>, JoinHandle<()>)>,
@@ -105,6 +108,7 @@ impl SqliteLedger {
         let checkpointer = crate::wal::start(path, stop)?;
         let recovered = recover(&conn)?;
         let key = Arc::new(key);
+        let (receipts, nonces) = ReceiptSigner::start(Arc::clone(&key))?;
         let last_time_ms: i64 = conn.query_row(
             "SELECT COALESCE(MAX(time_ms), 0) FROM ledger_records",
             [],
@@ -129,6 +133,8 @@ impl SqliteLedger {
             path: path.to_owned(),
             origin,
             key,
+            receipts,
+            nonces: Some(nonces),
             tx: Some(tx),
             writer: Some(handle),
             checkpointer: Some((stop_checkpoints, checkpointer)),
@@ -154,6 +160,10 @@ impl SqliteLedger {
             let _ = stop.send(());
             let _ = h.join();
         }
+        self.receipts.stop();
+        if let Some(h) = self.nonces.take() {
+            let _ = h.join();
+        }
     }
 }
 
@@ -172,7 +182,7 @@ impl LedgerStore for SqliteLedger {
         {
             let _ = job.done.send(Err(AppendError::WriterGone));
         }
-        AppendHandle::new(rx, Arc::clone(&self.key))
+        AppendHandle::new(rx, Arc::clone(&self.receipts))
     }
 
     fn public_key(&self) -> LedgerPublicKey {
