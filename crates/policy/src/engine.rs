@@ -276,7 +276,14 @@ impl Bundle {
                 .collect();
         }
         if outcome == Outcome::Remediate {
-            match rewrite(action, &deciding, &self.mappings, scope.cel()) {
+            // Only the roots the rewrite expressions read are bound (converting every fact to
+            // CEL would cost more than the rewrite itself).
+            let roots: Vec<&'static str> = deciding
+                .iter()
+                .flat_map(|r| r.rewrite.iter())
+                .flat_map(|(_, expr)| expr.roots().iter().copied())
+                .collect();
+            match rewrite(action, &deciding, &self.mappings, scope.cel_for(&roots)) {
                 Ok(r) => decision.rewrite = Some(r),
                 Err(e) => {
                     decision.outcome = Outcome::Deny;

@@ -33,7 +33,7 @@ pub fn with_limit(sql: &str, dialect: SqlDialect, limit: u64) -> Result<String, 
         [statement] => statement,
         _ => return Err(SqlError::MultipleStatements(count)),
     };
-    let facts = super::analyze(sql, dialect);
+    let facts = super::parsed_facts(sql, dialect, std::slice::from_ref(statement));
     if facts.kind != "select" || facts.writes {
         return Err(SqlError::NotASelect(facts.kind));
     }

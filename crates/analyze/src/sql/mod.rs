@@ -106,19 +106,37 @@ pub fn analyze(sql: &str, dialect: SqlDialect) -> SqlFacts {
             format!("{} bytes exceeds the {MAX_SQL_BYTES}-byte limit", sql.len()),
         );
     }
+    let parsed = std::panic::catch_unwind(|| Parser::parse_sql(dialect.parser_dialect(), sql));
+    match parsed {
+        Ok(Ok(statements)) => parsed_facts(sql, dialect, &statements),
+        Ok(Err(error)) => {
+            if dialect == SqlDialect::MySql {
+                classify::mysql_file_output(sql, &mut facts);
+            }
+            let facts = classify::unparsed_hints(sql, facts);
+            opaque(facts, format!("does not parse: {error}"))
+        }
+        Err(_) => {
+            if dialect == SqlDialect::MySql {
+                classify::mysql_file_output(sql, &mut facts);
+            }
+            opaque(facts, "the SQL parser failed on this input".to_owned())
+        }
+    }
+}
+
+/// The facts of `sql`, already parsed into `statements` (so that callers that need the AST as
+/// well parse only once).
+pub(crate) fn parsed_facts(
+    sql: &str,
+    dialect: SqlDialect,
+    statements: &[sqlparser::ast::Statement],
+) -> SqlFacts {
+    let mut facts = SqlFacts::default();
     if dialect == SqlDialect::MySql {
         classify::mysql_file_output(sql, &mut facts);
     }
-    let parsed = std::panic::catch_unwind(|| Parser::parse_sql(dialect.parser_dialect(), sql));
-    let statements = match parsed {
-        Ok(Ok(statements)) => statements,
-        Ok(Err(error)) => {
-            let facts = classify::unparsed_hints(sql, facts);
-            return opaque(facts, format!("does not parse: {error}"));
-        }
-        Err(_) => return opaque(facts, "the SQL parser failed on this input".to_owned()),
-    };
-    classify::statements(&statements, &mut facts);
+    classify::statements(statements, &mut facts);
     facts
 }
 
