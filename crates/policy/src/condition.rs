@@ -230,6 +230,14 @@ impl Checker {
                     self.walk(&select.operand, depth + 1);
                 }
             }
+            Expr::Call(call) if self.is_with_limit_on_sql(call) => {
+                // `sql.with_limit(n)` reads the SQL text and its dialect, not every SQL fact.
+                self.reads.push("sql.text".to_owned());
+                self.reads.push("sql.dialect".to_owned());
+                for arg in &call.args {
+                    self.walk(arg, depth + 1);
+                }
+            }
             Expr::Call(call) => {
                 // `~` expands to the agent's home: a path function whose paths all come from
                 // literals depends on the agent even when it reads no fact.
@@ -295,6 +303,15 @@ impl Checker {
             }
             Expr::Literal(_) | Expr::Unspecified => {}
         }
+    }
+
+    /// `sql.with_limit(…)` on the `sql` fact itself (not on a comprehension variable).
+    fn is_with_limit_on_sql(&self, call: &cel::common::ast::CallExpr) -> bool {
+        call.func_name == "with_limit"
+            && matches!(
+                call.target.as_deref().map(|t| &t.expr),
+                Some(Expr::Ident(name)) if name == "sql" && !self.scope.iter().any(|s| s == "sql")
+            )
     }
 
     fn ident(&mut self, name: &str) {
@@ -641,6 +658,16 @@ mod tests {
             c.reads(),
             ["agent.labels.env", "shell.mutates", "sql.writes"]
         );
+    }
+
+    #[test]
+    fn with_limit_reads_the_text_and_dialect() {
+        let c = Condition::compile("sql.with_limit(100)").unwrap();
+        assert_eq!(c.reads(), ["sql.dialect", "sql.text"]);
+        assert_eq!(c.roots(), ["sql"]);
+        // On anything other than the `sql` fact, the target is read as usual.
+        let c = Condition::compile("[sql].map(s, s.with_limit(1))").unwrap();
+        assert_eq!(c.reads(), ["sql"]);
     }
 
     #[test]

@@ -146,7 +146,12 @@ impl Bundle {
     }
 
     fn run(&self, action: &Action, trace: bool) -> (Decision, Vec<RuleTrace>, Facts) {
-        let facts = facts::compute(action, &self.mappings);
+        // Decisions build only the analyzer facts the rules read; explanations show them all.
+        let facts = if trace {
+            facts::compute(action, &self.mappings)
+        } else {
+            facts::compute_with(action, &self.mappings, &self.needs)
+        };
         let (decision, traces) = with_scope(facts.home.as_deref(), |ctx| {
             let mut scope = Scope {
                 ctx,
