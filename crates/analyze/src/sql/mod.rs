@@ -13,6 +13,7 @@ mod limit;
 mod tautology;
 mod visit;
 
+use std::cell::RefCell;
 use std::str::FromStr;
 
 use sqlparser::dialect::{Dialect, GenericDialect, MySqlDialect, PostgreSqlDialect};
@@ -108,7 +109,12 @@ pub fn analyze(sql: &str, dialect: SqlDialect) -> SqlFacts {
     }
     let parsed = std::panic::catch_unwind(|| Parser::parse_sql(dialect.parser_dialect(), sql));
     match parsed {
-        Ok(Ok(statements)) => parsed_facts(sql, dialect, &statements),
+        Ok(Ok(statements)) => {
+            let facts = parsed_facts(sql, dialect, &statements);
+            LAST_PARSE
+                .with(|last| *last.borrow_mut() = Some((dialect, sql.to_owned(), statements)));
+            facts
+        }
         Ok(Err(error)) => {
             if dialect == SqlDialect::MySql {
                 classify::mysql_file_output(sql, &mut facts);
@@ -123,6 +129,28 @@ pub fn analyze(sql: &str, dialect: SqlDialect) -> SqlFacts {
             opaque(facts, "the SQL parser failed on this input".to_owned())
         }
     }
+}
+
+thread_local! {
+    /// The statements of the text this thread analyzed last. A remediation rewrites the text the
+    /// same decision has just analyzed (`with_limit`), and takes them from here instead of
+    /// parsing the text a second time. One entry: it is never read for any other text.
+    static LAST_PARSE: RefCell<Option<(SqlDialect, String, Vec<sqlparser::ast::Statement>)>> =
+        const { RefCell::new(None) };
+}
+
+/// The statements of `sql` in `dialect` if this thread analyzed exactly that text last.
+pub(crate) fn take_last_parse(
+    sql: &str,
+    dialect: SqlDialect,
+) -> Option<Vec<sqlparser::ast::Statement>> {
+    LAST_PARSE.with(|last| {
+        let mut last = last.borrow_mut();
+        match last.as_ref() {
+            Some((d, text, _)) if *d == dialect && text == sql => last.take().map(|(_, _, s)| s),
+            _ => None,
+        }
+    })
 }
 
 /// The facts of `sql`, already parsed into `statements` (so that callers that need the AST as
