@@ -16,8 +16,8 @@
 //! the figures.
 //!
 //! Run: `cargo bench -p warden-policy --bench evaluate`
-//! (`WARDEN_BENCH_ITERATIONS=N` changes the timed calls per class, e.g. for a run under
-//! `valgrind --tool=callgrind`.)
+//! (`WARDEN_BENCH_ITERATIONS=N` changes the timed calls per class and `WARDEN_BENCH_CLASS=sql`
+//! keeps one class, e.g. to count instructions per decision under `valgrind --tool=callgrind`.)
 
 #![allow(
     clippy::unwrap_used,
@@ -321,11 +321,16 @@ fn main() {
         bundle.digest(),
         baseline.rules().len(),
     );
-    let classes = [
+    // `WARDEN_BENCH_CLASS=shell` (or plain, sql) times one class only.
+    let only = std::env::var("WARDEN_BENCH_CLASS").ok();
+    let classes: Vec<(&str, Vec<(Action, Outcome)>)> = [
         ("plain", plain_actions()),
         ("shell", shell_actions()),
         ("sql", sql_actions()),
-    ];
+    ]
+    .into_iter()
+    .filter(|(class, _)| only.as_deref().is_none_or(|o| o == *class))
+    .collect();
     let wrong: Vec<String> = classes
         .iter()
         .flat_map(|(_, cases)| cases)
