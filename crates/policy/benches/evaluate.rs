@@ -17,7 +17,8 @@
 //!
 //! Run: `cargo bench -p warden-policy --bench evaluate`
 //! (`WARDEN_BENCH_ITERATIONS=N` changes the timed calls per class and `WARDEN_BENCH_CLASS=sql`
-//! keeps one class, e.g. to count instructions per decision under `valgrind --tool=callgrind`.)
+//! keeps one class, e.g. to count instructions per decision under `valgrind --tool=callgrind`,
+//! with `WARDEN_BENCH_WALL_ONLY=1` there.)
 
 #![allow(
     clippy::unwrap_used,
@@ -498,8 +499,14 @@ fn percentiles(mut samples: Vec<Duration>) -> Percentiles {
     }
 }
 
-/// CPU time this thread has used.
+/// CPU time this thread has used; zero with `WARDEN_BENCH_WALL_ONLY=1` (for runs under valgrind,
+/// whose stand-in vDSO the clock lookup cannot parse).
 fn thread_cpu_time() -> Duration {
+    static WALL_ONLY: std::sync::LazyLock<bool> =
+        std::sync::LazyLock::new(|| std::env::var_os("WARDEN_BENCH_WALL_ONLY").is_some());
+    if *WALL_ONLY {
+        return Duration::ZERO;
+    }
     let ts = rustix::time::clock_gettime(rustix::time::ClockId::ThreadCPUTime);
     Duration::new(
         u64::try_from(ts.tv_sec).unwrap_or(0),
