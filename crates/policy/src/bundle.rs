@@ -14,6 +14,7 @@ use crate::Outcome;
 use crate::action::ActionKind;
 use crate::condition::Condition;
 use crate::error::{BundleError, Diagnostic};
+use crate::facts::FactNeeds;
 use crate::index::RuleIndex;
 use crate::profiles::{ArgType, Mapping, ToolMappings};
 use crate::raw::{RawConstraints, RawPolicyFile, RawRule, parse_duration_ms};
@@ -42,6 +43,8 @@ pub struct Bundle {
     pub(crate) files: Vec<String>,
     /// Which rules can match which actions.
     pub(crate) index: RuleIndex,
+    /// The analyzer facts the rules read (the others are not built when deciding).
+    pub(crate) needs: FactNeeds,
 }
 
 /// One validated rule.
@@ -227,9 +230,16 @@ impl Bundle {
             ))
         );
         let index = RuleIndex::build(&rules);
+        let needs = FactNeeds::from_reads(
+            rules
+                .iter()
+                .flat_map(|r| r.condition.iter().chain(r.rewrite.iter().map(|(_, e)| e)))
+                .flat_map(|c| c.reads().iter().map(String::as_str)),
+        );
         Ok(Bundle {
             digest,
             index,
+            needs,
             rules,
             default: default.map_or(Outcome::Deny, |(o, _, _)| o),
             mappings,

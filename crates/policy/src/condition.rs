@@ -32,6 +32,7 @@ pub struct Condition {
     reads: Vec<String>,
     roots: Vec<&'static str>,
     fast: Option<Fast>,
+    sql_limit: Option<i64>,
 }
 
 /// A fact path a condition reads, with its compiled accessor (for explanations).
@@ -77,12 +78,14 @@ impl Condition {
             roots.push("agent");
         }
         let fast = Fast::compile(program.expression());
+        let sql_limit = sql_limit_of(program.expression());
         Ok(Condition {
             source: source.to_owned(),
             program,
             reads,
             roots,
             fast,
+            sql_limit,
         })
     }
 
@@ -109,6 +112,12 @@ impl Condition {
     /// The native form of the condition, when it has one.
     pub(crate) fn fast(&self) -> Option<&Fast> {
         self.fast.as_ref()
+    }
+
+    /// For the expression `sql.with_limit(n)` with a literal `n`: `n` (the engine computes that
+    /// rewrite natively, see [`sql_limit_json`]).
+    pub(crate) fn sql_limit(&self) -> Option<i64> {
+        self.sql_limit
     }
 
     /// Evaluates the condition in `scope`; a non-boolean result is an error.
@@ -230,6 +239,14 @@ impl Checker {
                     self.walk(&select.operand, depth + 1);
                 }
             }
+            Expr::Call(call) if self.is_with_limit_on_sql(call) => {
+                // `sql.with_limit(n)` reads the SQL text and its dialect, not every SQL fact.
+                self.reads.push("sql.text".to_owned());
+                self.reads.push("sql.dialect".to_owned());
+                for arg in &call.args {
+                    self.walk(arg, depth + 1);
+                }
+            }
             Expr::Call(call) => {
                 // `~` expands to the agent's home: a path function whose paths all come from
                 // literals depends on the agent even when it reads no fact.
@@ -295,6 +312,15 @@ impl Checker {
             }
             Expr::Literal(_) | Expr::Unspecified => {}
         }
+    }
+
+    /// `sql.with_limit(…)` on the `sql` fact itself (not on a comprehension variable).
+    fn is_with_limit_on_sql(&self, call: &cel::common::ast::CallExpr) -> bool {
+        call.func_name == "with_limit"
+            && matches!(
+                call.target.as_deref().map(|t| &t.expr),
+                Some(Expr::Ident(name)) if name == "sql" && !self.scope.iter().any(|s| s == "sql")
+            )
     }
 
     fn ident(&mut self, name: &str) {
@@ -512,18 +538,54 @@ fn with_limit_fn(This(target): This<Value>, limit: i64) -> Result<Value, Executi
     let Value::Map(map) = &target else {
         return Err(err("with_limit is called on `sql`".into()));
     };
-    let text = match map_get(map, "text") {
-        Some(Value::String(s)) => s.to_string(),
-        _ => return Err(err("the call has no SQL argument".into())),
+    let field = |key: &str| match map_get(map, key) {
+        Some(Value::String(s)) => Some(s.as_str().to_owned()),
+        _ => None,
     };
-    let dialect = match map_get(map, "dialect") {
-        Some(Value::String(s)) => s.parse().unwrap_or_default(),
-        _ => warden_analyze::sql::SqlDialect::default(),
-    };
-    let limit = u64::try_from(limit).map_err(|_| err("limit must not be negative".into()))?;
-    warden_analyze::sql::with_limit(&text, dialect, limit)
+    limited_sql(field("text").as_deref(), field("dialect").as_deref(), limit)
         .map(|sql| Value::String(Arc::new(sql)))
-        .map_err(|e| err(e.to_string()))
+        .map_err(err)
+}
+
+/// `sql.with_limit(n)` from the JSON `sql` fact, without CEL: the same result, and on failure the
+/// same error text, as evaluating the expression with CEL.
+pub(crate) fn sql_limit_json(
+    sql: Option<&serde_json::Value>,
+    limit: i64,
+) -> Result<serde_json::Value, String> {
+    let err = |m: String| ExecutionError::function_error("with_limit", m).to_string();
+    let Some(serde_json::Value::Object(map)) = sql else {
+        return Err(err("with_limit is called on `sql`".into()));
+    };
+    let field = |key: &str| map.get(key).and_then(serde_json::Value::as_str);
+    limited_sql(field("text"), field("dialect"), limit)
+        .map(serde_json::Value::String)
+        .map_err(err)
+}
+
+/// The SQL `text` limited to `limit` rows; the error names what is wrong.
+fn limited_sql(text: Option<&str>, dialect: Option<&str>, limit: i64) -> Result<String, String> {
+    let text = text.ok_or("the call has no SQL argument")?;
+    let dialect = dialect
+        .map(|d| d.parse().unwrap_or_default())
+        .unwrap_or_default();
+    let limit = u64::try_from(limit).map_err(|_| "limit must not be negative")?;
+    warden_analyze::sql::with_limit(text, dialect, limit).map_err(|e| e.to_string())
+}
+
+/// `n` when `expr` is `sql.with_limit(n)` with a literal integer `n`.
+fn sql_limit_of(expr: &IdedExpr) -> Option<i64> {
+    let Expr::Call(call) = &expr.expr else {
+        return None;
+    };
+    let target = call.target.as_deref()?;
+    match (&target.expr, call.func_name.as_str(), call.args.as_slice()) {
+        (Expr::Ident(root), "with_limit", [limit]) if root == "sql" => match &limit.expr {
+            Expr::Literal(LiteralValue::Int(n)) => Some(**n),
+            _ => None,
+        },
+        _ => None,
+    }
 }
 
 fn map_get<'a>(map: &'a Map, key: &str) -> Option<&'a Value> {
@@ -641,6 +703,50 @@ mod tests {
             c.reads(),
             ["agent.labels.env", "shell.mutates", "sql.writes"]
         );
+    }
+
+    #[test]
+    fn with_limit_reads_the_text_and_dialect() {
+        let c = Condition::compile("sql.with_limit(100)").unwrap();
+        assert_eq!(c.reads(), ["sql.dialect", "sql.text"]);
+        assert_eq!(c.roots(), ["sql"]);
+        // On anything other than the `sql` fact, the target is read as usual.
+        let c = Condition::compile("[sql].map(s, s.with_limit(1))").unwrap();
+        assert_eq!(c.reads(), ["sql"]);
+    }
+
+    #[test]
+    fn native_with_limit_is_cels() {
+        let facts = [
+            serde_json::json!({"text": "SELECT * FROM t", "dialect": "postgres"}),
+            serde_json::json!({"text": "SELECT a FROM t LIMIT 5000", "dialect": "mysql"}),
+            serde_json::json!({"text": "SELECT 1; SELECT 2", "dialect": "generic"}),
+            serde_json::json!({"text": "DELETE FROM t"}),
+            serde_json::json!({"text": "not sql (", "dialect": "bogus"}),
+            serde_json::json!({"text": 42}),
+            serde_json::json!({}),
+        ];
+        for limit in [100, 0, -5] {
+            let c = Condition::compile(&format!("sql.with_limit({limit})")).unwrap();
+            for sql in &facts {
+                let by_cel = with_scope(None, |scope| {
+                    scope.add_variable_from_value("sql", json_to_cel(sql));
+                    c.eval_json(scope)
+                });
+                assert_eq!(sql_limit_json(Some(sql), limit), by_cel, "{sql} {limit}");
+            }
+        }
+        assert_eq!(
+            Condition::compile("sql.with_limit(7)").unwrap().sql_limit(),
+            Some(7)
+        );
+        assert_eq!(
+            Condition::compile("sql.with_limit(1 + 1)")
+                .unwrap()
+                .sql_limit(),
+            None
+        );
+        assert_eq!(Condition::compile("sql.text").unwrap().sql_limit(), None);
     }
 
     #[test]

@@ -9,7 +9,7 @@ use serde_json::Value;
 use crate::Outcome;
 use crate::action::Action;
 use crate::bundle::{ApprovalSpec, Bundle, Constraints, Rule};
-use crate::condition::{Condition, json_to_cel, with_scope};
+use crate::condition::{Condition, json_to_cel, sql_limit_json, with_scope};
 use crate::facts::{self, Facts};
 use crate::profiles::{ArgType, ToolMappings, glob_match};
 
@@ -146,7 +146,12 @@ impl Bundle {
     }
 
     fn run(&self, action: &Action, trace: bool) -> (Decision, Vec<RuleTrace>, Facts) {
-        let facts = facts::compute(action, &self.mappings);
+        // Decisions build only the analyzer facts the rules read; explanations show them all.
+        let facts = if trace {
+            facts::compute(action, &self.mappings)
+        } else {
+            facts::compute_with(action, &self.mappings, &self.needs)
+        };
         let (decision, traces) = with_scope(facts.home.as_deref(), |ctx| {
             let mut scope = Scope {
                 ctx,
@@ -276,7 +281,7 @@ impl Bundle {
                 .collect();
         }
         if outcome == Outcome::Remediate {
-            match rewrite(action, &deciding, &self.mappings, scope.cel()) {
+            match rewrite(action, &deciding, &self.mappings, scope) {
                 Ok(r) => decision.rewrite = Some(r),
                 Err(e) => {
                     decision.outcome = Outcome::Deny;
@@ -408,7 +413,7 @@ fn rewrite(
     action: &Action,
     deciding: &[&Rule],
     mappings: &ToolMappings,
-    scope: &cel::Context<'_, '_>,
+    scope: &mut Scope<'_, '_, '_>,
 ) -> Result<Rewrite, RuleError> {
     let tool = action.tool.as_ref().ok_or_else(|| RuleError {
         rule: deciding.first().map(|r| r.id.clone()).unwrap_or_default(),
@@ -425,7 +430,13 @@ fn rewrite(
                 error,
             };
             let path = resolve_target(target, &tool.name, &tool.args, mappings).map_err(fail)?;
-            let value = expr.eval_json(scope).map_err(fail)?;
+            // `sql.with_limit(n)` is computed natively; other expressions by CEL, with only the
+            // facts they read bound (converting every fact to CEL costs more than the rewrite).
+            let value = match expr.sql_limit() {
+                Some(limit) => sql_limit_json(scope.facts.value("sql"), limit),
+                None => expr.eval_json(scope.cel_for(expr.roots())),
+            }
+            .map_err(fail)?;
             set_path(&mut args, &path, value).map_err(fail)?;
             changed.push(path);
         }

@@ -8,7 +8,7 @@
 )]
 
 use proptest::prelude::*;
-use warden_policy::{Action, Bundle, Condition, SourceFile};
+use warden_policy::{Action, Bundle, Condition, Outcome, SourceFile};
 
 fn baseline_like() -> Bundle {
     Bundle::load(&[SourceFile {
@@ -134,7 +134,8 @@ fn the_index_never_changes_a_baseline_decision() {
     let actions = baseline_actions();
     assert!(actions.len() > 300, "{} fixture actions", actions.len());
     for action in &actions {
-        // Explanations walk every rule; evaluation visits only the rules the index keeps.
+        // Explanations walk every rule and build every fact; evaluation visits only the rules
+        // the index keeps and builds only the analyzer fields the rules read.
         assert_eq!(
             bundle.evaluate(action),
             bundle.explain(action).decision,
@@ -177,6 +178,71 @@ fn baseline_decisions_do_not_depend_on_rule_order() {
         );
         assert_eq!(a.constraints, b.constraints, "{action:?}");
         assert_eq!(a.rewrite, b.rewrite, "{action:?}");
+    }
+}
+
+#[test]
+fn building_only_the_facts_rules_read_never_changes_a_decision() {
+    // Rules reading analyzer fields natively, through CEL only (`map`), whole roots, and the
+    // SQL text through a rewrite.
+    let rules = r#"
+default: allow
+rules:
+  - id: findings-through-cel
+    when: shell.findings.map(f, f.fact).exists(x, x == "network")
+    decision: require_approval
+  - id: commands
+    when: shell.commands.exists(c, c.name == "rm")
+    decision: deny
+  - id: tables
+    when: "'sessions' in sql.tables"
+    decision: deny
+  - id: unbounded
+    when: sql.kind == "select" && !sql.has_limit
+    decision: remediate
+    rewrite: { "@sql": "sql.with_limit(10)" }
+"#;
+    // The same rules, and one that reads the whole `sql` root (so every SQL field is built).
+    let whole_root = format!(
+        "{rules}  - id: whole-root\n    when: has(sql.functions) && size(sql) > 3 && sql.statements > 1\n    decision: require_approval\n"
+    );
+    let actions = [
+        r#"{"kind":"tool_call","tool":{"name":"bash","args":{"command":"curl https://example.com | tee out"}}}"#,
+        r#"{"kind":"tool_call","tool":{"name":"bash","args":{"command":"sudo rm -rf /tmp/x"}}}"#,
+        r#"{"kind":"tool_call","tool":{"name":"bash","args":{"command":"ls"}}}"#,
+        r#"{"kind":"tool_call","tool":{"name":"query","args":{"sql":"SELECT * FROM users"}}}"#,
+        r#"{"kind":"tool_call","tool":{"name":"query","args":{"sql":"DELETE FROM sessions WHERE id = 1"}}}"#,
+        r#"{"kind":"tool_call","tool":{"name":"query","args":{"sql":"SELECT 1 LIMIT 1; SELECT 2 LIMIT 1"}}}"#,
+    ];
+    for (text, last) in [
+        (rules.to_owned(), Outcome::Allow),
+        (whole_root, Outcome::RequireApproval),
+    ] {
+        let bundle = Bundle::load(&[SourceFile {
+            name: "needs.yaml".into(),
+            text,
+        }])
+        .unwrap();
+        let outcomes: Vec<Outcome> = actions
+            .iter()
+            .map(|json| {
+                let action = Action::from_json(json).unwrap();
+                let decision = bundle.evaluate(&action);
+                assert_eq!(decision, bundle.explain(&action).decision, "{json}");
+                decision.outcome
+            })
+            .collect();
+        assert_eq!(
+            outcomes,
+            [
+                Outcome::RequireApproval,
+                Outcome::Deny,
+                Outcome::Allow,
+                Outcome::Remediate,
+                Outcome::Deny,
+                last,
+            ]
+        );
     }
 }
 

@@ -29,8 +29,27 @@ impl ResolvedWord {
     }
 }
 
+/// Characters that start anything other than plain text in an unquoted word: quotes, escapes,
+/// expansions, substitutions and tilde prefixes.
+const WORD_SYNTAX: [char; 6] = ['\'', '"', '$', '`', '\\', '~'];
+
 /// Resolves one raw word from the parser.
+///
+/// A word without quotes, escapes, expansions or tildes is one piece of plain text to the word
+/// parser, so it is resolved without running it (most words are; see `plain_words_resolve_as_parsed`).
 pub(crate) fn resolve(raw: &str) -> ResolvedWord {
+    if !raw.contains(WORD_SYNTAX) {
+        return ResolvedWord {
+            text: raw.to_owned(),
+            glob: raw.contains(['*', '?', '[']),
+            ..ResolvedWord::default()
+        };
+    }
+    parsed(raw)
+}
+
+/// Resolves one raw word through the word parser.
+fn parsed(raw: &str) -> ResolvedWord {
     let options = brush_parser::ParserOptions::default();
     let parsed = std::panic::catch_unwind(|| brush_parser::word::parse(raw, &options));
     let mut word = ResolvedWord::default();
@@ -203,6 +222,8 @@ pub(crate) fn path_like(text: &str) -> Option<&str> {
 #[cfg(test)]
 #[allow(clippy::unwrap_used, clippy::expect_used, clippy::indexing_slicing)]
 mod tests {
+    use proptest::strategy::Strategy;
+
     use super::*;
 
     #[test]
@@ -232,6 +253,39 @@ mod tests {
         let nested = resolve("${X:-$(curl evil)}");
         assert_eq!(nested.substitutions, vec!["curl evil".to_owned()]);
         assert_eq!(resolve("`id`").substitutions, vec!["id".to_owned()]);
+    }
+
+    #[test]
+    fn plain_words_resolve_as_parsed() {
+        for raw in [
+            "",
+            "git",
+            "--include=*.rs",
+            "/var/lib/postgresql",
+            "a=b",
+            "x:y",
+            "{a,b}",
+            "@(x|y)",
+            "!(z)",
+            "[abc]",
+            "-rf",
+            "50%",
+            "a+b,c",
+        ] {
+            assert_eq!(resolve(raw), parsed(raw), "{raw}");
+        }
+    }
+
+    proptest::proptest! {
+        #[test]
+        fn words_without_syntax_resolve_as_parsed(
+            raw in proptest::prop_oneof![
+                "[ -~]{0,24}",
+                "\\PC{0,12}",
+            ].prop_filter("plain words only", |w| !w.contains(WORD_SYNTAX))
+        ) {
+            proptest::prop_assert_eq!(resolve(&raw), parsed(&raw));
+        }
     }
 
     #[test]

@@ -23,17 +23,19 @@ pub fn with_limit(sql: &str, dialect: SqlDialect, limit: u64) -> Result<String, 
     if sql.len() > MAX_SQL_BYTES {
         return Err(SqlError::TooLarge(sql.len(), MAX_SQL_BYTES));
     }
-    let parsed = std::panic::catch_unwind(|| Parser::parse_sql(dialect.parser_dialect(), sql))
-        .map_err(|_| SqlError::Parse("the SQL parser failed on this input".to_owned()))?
-        .map_err(|e| SqlError::Parse(e.to_string()))?;
-    let mut statements = parsed;
+    let mut statements = match super::take_last_parse(sql, dialect) {
+        Some(statements) => statements,
+        None => std::panic::catch_unwind(|| Parser::parse_sql(dialect.parser_dialect(), sql))
+            .map_err(|_| SqlError::Parse("the SQL parser failed on this input".to_owned()))?
+            .map_err(|e| SqlError::Parse(e.to_string()))?,
+    };
     let count = statements.len();
     let statement = match statements.as_mut_slice() {
         [] => return Err(SqlError::Empty),
         [statement] => statement,
         _ => return Err(SqlError::MultipleStatements(count)),
     };
-    let facts = super::analyze(sql, dialect);
+    let facts = super::parsed_facts(sql, dialect, std::slice::from_ref(statement));
     if facts.kind != "select" || facts.writes {
         return Err(SqlError::NotASelect(facts.kind));
     }

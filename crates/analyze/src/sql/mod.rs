@@ -13,6 +13,7 @@ mod limit;
 mod tautology;
 mod visit;
 
+use std::cell::RefCell;
 use std::str::FromStr;
 
 use sqlparser::dialect::{Dialect, GenericDialect, MySqlDialect, PostgreSqlDialect};
@@ -106,19 +107,64 @@ pub fn analyze(sql: &str, dialect: SqlDialect) -> SqlFacts {
             format!("{} bytes exceeds the {MAX_SQL_BYTES}-byte limit", sql.len()),
         );
     }
+    let parsed = std::panic::catch_unwind(|| Parser::parse_sql(dialect.parser_dialect(), sql));
+    match parsed {
+        Ok(Ok(statements)) => {
+            let facts = parsed_facts(sql, dialect, &statements);
+            LAST_PARSE
+                .with(|last| *last.borrow_mut() = Some((dialect, sql.to_owned(), statements)));
+            facts
+        }
+        Ok(Err(error)) => {
+            if dialect == SqlDialect::MySql {
+                classify::mysql_file_output(sql, &mut facts);
+            }
+            let facts = classify::unparsed_hints(sql, facts);
+            opaque(facts, format!("does not parse: {error}"))
+        }
+        Err(_) => {
+            if dialect == SqlDialect::MySql {
+                classify::mysql_file_output(sql, &mut facts);
+            }
+            opaque(facts, "the SQL parser failed on this input".to_owned())
+        }
+    }
+}
+
+thread_local! {
+    /// The statements of the text this thread analyzed last. A remediation rewrites the text the
+    /// same decision has just analyzed (`with_limit`), and takes them from here instead of
+    /// parsing the text a second time. One entry: it is never read for any other text.
+    static LAST_PARSE: RefCell<Option<(SqlDialect, String, Vec<sqlparser::ast::Statement>)>> =
+        const { RefCell::new(None) };
+}
+
+/// The statements of `sql` in `dialect` if this thread analyzed exactly that text last.
+pub(crate) fn take_last_parse(
+    sql: &str,
+    dialect: SqlDialect,
+) -> Option<Vec<sqlparser::ast::Statement>> {
+    LAST_PARSE.with(|last| {
+        let mut last = last.borrow_mut();
+        match last.as_ref() {
+            Some((d, text, _)) if *d == dialect && text == sql => last.take().map(|(_, _, s)| s),
+            _ => None,
+        }
+    })
+}
+
+/// The facts of `sql`, already parsed into `statements` (so that callers that need the AST as
+/// well parse only once).
+pub(crate) fn parsed_facts(
+    sql: &str,
+    dialect: SqlDialect,
+    statements: &[sqlparser::ast::Statement],
+) -> SqlFacts {
+    let mut facts = SqlFacts::default();
     if dialect == SqlDialect::MySql {
         classify::mysql_file_output(sql, &mut facts);
     }
-    let parsed = std::panic::catch_unwind(|| Parser::parse_sql(dialect.parser_dialect(), sql));
-    let statements = match parsed {
-        Ok(Ok(statements)) => statements,
-        Ok(Err(error)) => {
-            let facts = classify::unparsed_hints(sql, facts);
-            return opaque(facts, format!("does not parse: {error}"));
-        }
-        Err(_) => return opaque(facts, "the SQL parser failed on this input".to_owned()),
-    };
-    classify::statements(&statements, &mut facts);
+    classify::statements(statements, &mut facts);
     facts
 }
 

@@ -283,6 +283,31 @@ fn with_limit_rewrites() {
 }
 
 #[test]
+fn with_limit_after_analysis_rewrites_the_same() {
+    let texts = [
+        "SELECT * FROM t",
+        "SELECT * FROM t LIMIT $1",
+        "SELECT 1; SELECT 2",
+        "DELETE FROM t",
+        "SELECT `x` FROM t",
+    ];
+    for sql in texts {
+        for dialect in [SqlDialect::Generic, SqlDialect::Postgres, SqlDialect::MySql] {
+            let cold = with_limit(sql, dialect, 7);
+            // Right after the same text was analyzed, its statements are reused.
+            analyze(sql, dialect);
+            assert_eq!(with_limit(sql, dialect, 7), cold, "{sql} {dialect:?}");
+            // Reused once only; and never for another text or dialect.
+            assert_eq!(with_limit(sql, dialect, 7), cold, "{sql} {dialect:?}");
+            analyze("SELECT * FROM other", dialect);
+            assert_eq!(with_limit(sql, dialect, 7), cold, "{sql} {dialect:?}");
+            analyze(sql, SqlDialect::Generic);
+            assert_eq!(with_limit(sql, dialect, 7), cold, "{sql} {dialect:?}");
+        }
+    }
+}
+
+#[test]
 fn with_limit_refuses_non_selects() {
     assert_eq!(
         with_limit("", SqlDialect::Generic, 10),

@@ -5,6 +5,7 @@
 use serde_json::{Map, Value};
 use warden_analyze::{shell, sql};
 
+use super::needs::Fields;
 use super::to_json;
 use crate::action::{Agent, Tool};
 
@@ -48,8 +49,9 @@ pub(super) fn tool_facts(tool: &Tool) -> Value {
 }
 
 /// The shell analyzer's facts as JSON, moved rather than copied (the same value serializing them
-/// gives). The destructuring names every field, so a new one cannot be left out unnoticed.
-pub(super) fn shell_json(facts: shell::ShellFacts) -> Value {
+/// gives), with only the `wanted` fields. The destructuring names every field, so a new one cannot
+/// be left out unnoticed.
+pub(super) fn shell_json(facts: shell::ShellFacts, wanted: &Fields) -> Value {
     let shell::ShellFacts {
         commands,
         destructive,
@@ -60,31 +62,33 @@ pub(super) fn shell_json(facts: shell::ShellFacts) -> Value {
         paths,
         findings,
     } = facts;
-    let commands = commands
-        .into_iter()
-        .map(|c| {
-            let shell::ShellCommand { name, argv } = c;
-            let mut m = Map::new();
-            m.insert("name".into(), Value::String(name));
-            m.insert("argv".into(), string_list(argv));
-            Value::Object(m)
-        })
-        .collect();
     let mut m = Map::new();
-    m.insert("commands".into(), Value::Array(commands));
-    m.insert("destructive".into(), Value::Bool(destructive));
-    m.insert("mutates".into(), Value::Bool(mutates));
-    m.insert("network".into(), Value::Bool(network));
-    m.insert("privileged".into(), Value::Bool(privileged));
-    m.insert("opaque".into(), Value::Bool(opaque));
-    m.insert("paths".into(), string_list(paths));
-    m.insert("findings".into(), to_json(&findings));
+    let w = wanted;
+    put(&mut m, w, "commands", || {
+        Value::Array(commands.into_iter().map(command_json).collect())
+    });
+    put(&mut m, w, "destructive", || Value::Bool(destructive));
+    put(&mut m, w, "mutates", || Value::Bool(mutates));
+    put(&mut m, w, "network", || Value::Bool(network));
+    put(&mut m, w, "privileged", || Value::Bool(privileged));
+    put(&mut m, w, "opaque", || Value::Bool(opaque));
+    put(&mut m, w, "paths", || string_list(paths));
+    put(&mut m, w, "findings", || to_json(&findings));
+    Value::Object(m)
+}
+
+fn command_json(command: shell::ShellCommand) -> Value {
+    let shell::ShellCommand { name, argv } = command;
+    let mut m = Map::new();
+    m.insert("name".into(), Value::String(name));
+    m.insert("argv".into(), string_list(argv));
     Value::Object(m)
 }
 
 /// The SQL analyzer's facts as JSON, moved rather than copied (the same value serializing them
-/// gives). The destructuring names every field, so a new one cannot be left out unnoticed.
-pub(super) fn sql_json(facts: sql::SqlFacts) -> Value {
+/// gives), with only the `wanted` fields. The destructuring names every field, so a new one cannot
+/// be left out unnoticed.
+pub(super) fn sql_json(facts: sql::SqlFacts, wanted: &Fields) -> Value {
     let sql::SqlFacts {
         kind,
         kinds,
@@ -100,19 +104,27 @@ pub(super) fn sql_json(facts: sql::SqlFacts) -> Value {
         findings,
     } = facts;
     let mut m = Map::new();
-    m.insert("kind".into(), Value::String(kind));
-    m.insert("kinds".into(), string_list(kinds));
-    m.insert("statements".into(), Value::from(statements));
-    m.insert("tables".into(), string_list(tables));
-    m.insert("functions".into(), string_list(functions));
-    m.insert("writes".into(), Value::Bool(writes));
-    m.insert("ddl".into(), Value::Bool(ddl));
-    m.insert("privileged".into(), Value::Bool(privileged));
-    m.insert("opaque".into(), Value::Bool(opaque));
-    m.insert("has_where".into(), Value::Bool(has_where));
-    m.insert("has_limit".into(), Value::Bool(has_limit));
-    m.insert("findings".into(), to_json(&findings));
+    let w = wanted;
+    put(&mut m, w, "kind", || Value::String(kind));
+    put(&mut m, w, "kinds", || string_list(kinds));
+    put(&mut m, w, "statements", || Value::from(statements));
+    put(&mut m, w, "tables", || string_list(tables));
+    put(&mut m, w, "functions", || string_list(functions));
+    put(&mut m, w, "writes", || Value::Bool(writes));
+    put(&mut m, w, "ddl", || Value::Bool(ddl));
+    put(&mut m, w, "privileged", || Value::Bool(privileged));
+    put(&mut m, w, "opaque", || Value::Bool(opaque));
+    put(&mut m, w, "has_where", || Value::Bool(has_where));
+    put(&mut m, w, "has_limit", || Value::Bool(has_limit));
+    put(&mut m, w, "findings", || to_json(&findings));
     Value::Object(m)
+}
+
+/// Inserts `key` when it is wanted; its value is built only then.
+fn put(m: &mut Map<String, Value>, wanted: &Fields, key: &str, value: impl FnOnce() -> Value) {
+    if wanted.wants(key) {
+        m.insert(key.to_owned(), value());
+    }
 }
 
 fn string_list(items: Vec<String>) -> Value {
@@ -121,7 +133,12 @@ fn string_list(items: Vec<String>) -> Value {
 
 #[cfg(test)]
 mod tests {
-    #![allow(clippy::unwrap_used, clippy::expect_used, clippy::indexing_slicing)]
+    #![allow(
+        clippy::unwrap_used,
+        clippy::expect_used,
+        clippy::indexing_slicing,
+        clippy::panic
+    )]
 
     use super::*;
     use crate::action::Action;
@@ -150,7 +167,22 @@ mod tests {
             "cat ~/.ssh/id_rsa > /tmp/k; eval \"$X\"",
         ] {
             let facts = shell::analyze(script);
-            assert_eq!(shell_json(facts.clone()), to_json(&facts), "{script}");
+            assert_eq!(
+                shell_json(facts.clone(), &Fields::All),
+                to_json(&facts),
+                "{script}"
+            );
+            let some = Fields::Only(vec!["destructive".into(), "paths".into()]);
+            let Value::Object(full) = to_json(&facts) else {
+                panic!("shell facts are an object")
+            };
+            let expected: Map<String, Value> =
+                full.into_iter().filter(|(k, _)| some.wants(k)).collect();
+            assert_eq!(
+                shell_json(facts, &some),
+                Value::Object(expected),
+                "{script}"
+            );
         }
         for text in [
             "",
@@ -160,7 +192,18 @@ mod tests {
             "not sql at all (",
         ] {
             let facts = sql::analyze(text, sql::SqlDialect::Postgres);
-            assert_eq!(sql_json(facts.clone()), to_json(&facts), "{text}");
+            assert_eq!(
+                sql_json(facts.clone(), &Fields::All),
+                to_json(&facts),
+                "{text}"
+            );
+            let some = Fields::Only(vec!["kinds".into(), "writes".into()]);
+            let Value::Object(full) = to_json(&facts) else {
+                panic!("SQL facts are an object")
+            };
+            let expected: Map<String, Value> =
+                full.into_iter().filter(|(k, _)| some.wants(k)).collect();
+            assert_eq!(sql_json(facts, &some), Value::Object(expected), "{text}");
         }
     }
 }

@@ -14,8 +14,10 @@ use crate::action::{Action, ActionKind};
 use crate::profiles::{ArgType, Mapping, ToolMappings, patch_paths};
 
 mod build;
+mod needs;
 
 use build::{agent_facts, shell_json, sql_json, tool_facts};
+pub(crate) use needs::FactNeeds;
 
 /// A fact root and the function producing its default value (also its schema for load checks).
 pub(crate) type FactRoot = (&'static str, fn() -> Value);
@@ -101,6 +103,12 @@ impl Facts {
 
 /// Computes the facts of `action` with the bundle's tool mappings.
 pub fn compute(action: &Action, mappings: &ToolMappings) -> Facts {
+    compute_with(action, mappings, &FactNeeds::all())
+}
+
+/// Computes the facts of `action`, building only the analyzer fields in `needs` (every other
+/// fact is built in full).
+pub(crate) fn compute_with(action: &Action, mappings: &ToolMappings, needs: &FactNeeds) -> Facts {
     let home = action.agent.home.clone().filter(|h| !h.is_empty());
     let mut roots: Vec<(&'static str, Value)> = vec![
         ("action", json!({ "kind": action.kind.as_str() })),
@@ -112,7 +120,7 @@ pub fn compute(action: &Action, mappings: &ToolMappings) -> Facts {
         roots.push(("tool", tool_facts(tool)));
         scan.value(&mut String::from("tool.args"), &tool.args);
         if let Some(mapping) = mappings.lookup(&tool.name) {
-            typed_facts(&tool.args, mapping, home.as_deref(), &mut roots);
+            typed_facts(&tool.args, mapping, home.as_deref(), needs, &mut roots);
         }
     }
     if let Some(request) = &action.request {
@@ -175,6 +183,7 @@ fn typed_facts(
     args: &Value,
     mapping: &Mapping,
     home: Option<&str>,
+    needs: &FactNeeds,
     roots: &mut Vec<(&'static str, Value)>,
 ) {
     let mut scripts: Vec<String> = Vec::new();
@@ -219,8 +228,8 @@ fn typed_facts(
     }
 
     if !scripts.is_empty() || shell_opaque {
-        let mut facts = shell_json(shell::analyze(&scripts.join("\n")));
-        if shell_opaque {
+        let mut facts = shell_json(shell::analyze(&scripts.join("\n")), &needs.shell);
+        if shell_opaque && needs.shell.wants("opaque") {
             insert(&mut facts, "opaque", json!(true));
         }
         roots.push(("shell", with_present(facts, true)));
@@ -228,12 +237,16 @@ fn typed_facts(
     if !sql_texts.is_empty() || sql_opaque {
         let dialect = sql_dialect.unwrap_or_default();
         let text = sql_texts.join(";\n");
-        let mut facts = sql_json(sql::analyze(&text, dialect));
-        if sql_opaque {
+        let mut facts = sql_json(sql::analyze(&text, dialect), &needs.sql);
+        if sql_opaque && needs.sql.wants("opaque") {
             insert(&mut facts, "opaque", json!(true));
         }
-        insert(&mut facts, "text", Value::String(text));
-        insert(&mut facts, "dialect", json!(dialect_name(dialect)));
+        if needs.sql.wants("text") {
+            insert(&mut facts, "text", Value::String(text));
+        }
+        if needs.sql.wants("dialect") {
+            insert(&mut facts, "dialect", json!(dialect_name(dialect)));
+        }
         roots.push(("sql", with_present(facts, true)));
     }
     if !paths.is_empty() || paths_opaque {
