@@ -101,7 +101,11 @@ pub struct Answer {
 }
 
 /// `POST /access/v1/evaluation`.
-pub async fn evaluation(State(gw): State<Arc<Gateway>>, headers: HeaderMap, body: Body) -> Response {
+pub async fn evaluation(
+    State(gw): State<Arc<Gateway>>,
+    headers: HeaderMap,
+    body: Body,
+) -> Response {
     let answered = async {
         let pep = authenticate(&gw, &headers)?;
         let bytes = read_body(&gw, body).await?;
@@ -110,9 +114,11 @@ pub async fn evaluation(State(gw): State<Arc<Gateway>>, headers: HeaderMap, body
         Ok::<_, AuthzenError>(answers)
     }
     .await;
-    respond(&headers, answered, |answers| {
-        json!({ "decision": answers.first().is_some_and(|a| a.decision) })
-    })
+    respond(
+        &headers,
+        answered,
+        |answers| json!({ "decision": answers.first().is_some_and(|a| a.decision) }),
+    )
 }
 
 /// `POST /access/v1/evaluations`.
@@ -261,7 +267,10 @@ async fn decide(
     for query in &queries {
         let decision = bundle.evaluate(&query.to_action(pep.agent.clone()));
         let permit = permits(decision.outcome);
-        pending.push((permit, gw.ledger.append(record::draft(pep, query, &decision))));
+        pending.push((
+            permit,
+            gw.ledger.append(record::draft(pep, query, &decision)),
+        ));
         if semantic.stops_after(permit) {
             break;
         }

@@ -349,7 +349,9 @@ mod tests {
         );
         let mut v = tuple();
         v["context"] = json!("now");
-        assert!(matches!(single(v), Err(RequestError::WrongType { field, .. }) if field == "context"));
+        assert!(
+            matches!(single(v), Err(RequestError::WrongType { field, .. }) if field == "context")
+        );
         assert!(matches!(
             parse_evaluation(b"{\"subject\":"),
             Err(RequestError::NotJson(_))
@@ -409,9 +411,13 @@ mod tests {
         let err = batch(json!({"evaluations": [{"resource": {"type": "doc", "id": "1"}}]}));
         assert_eq!(err, Err(RequestError::Missing("subject".into())));
         let err = batch(json!({"evaluations": [1]}));
-        assert!(matches!(err, Err(RequestError::WrongType { field, .. }) if field == "evaluations[0]"));
+        assert!(
+            matches!(err, Err(RequestError::WrongType { field, .. }) if field == "evaluations[0]")
+        );
         let err = batch(json!({"evaluations": {"a": 1}}));
-        assert!(matches!(err, Err(RequestError::WrongType { field, .. }) if field == "evaluations"));
+        assert!(
+            matches!(err, Err(RequestError::WrongType { field, .. }) if field == "evaluations")
+        );
     }
 
     #[test]
@@ -427,10 +433,7 @@ mod tests {
         }
         let mut v = tuple();
         v["options"] = json!({"evaluations_semantic": "first"});
-        assert_eq!(
-            batch(v),
-            Err(RequestError::UnknownSemantic("first".into()))
-        );
+        assert_eq!(batch(v), Err(RequestError::UnknownSemantic("first".into())));
         assert!(Semantic::DenyOnFirstDeny.stops_after(false));
         assert!(!Semantic::DenyOnFirstDeny.stops_after(true));
         assert!(Semantic::PermitOnFirstPermit.stops_after(true));
