@@ -7,7 +7,7 @@ mock provider; these tests need their own bundle and configuration sections, and
 """
 
 import pathlib
-import select
+import queue
 import signal
 import subprocess
 import threading
@@ -37,7 +37,6 @@ class Warden:
         except BaseException:
             self.stop()
             raise
-        threading.Thread(target=lambda: [None for _ in self.proc.stdout], daemon=True).start()
         self.url = self.urls["agents"]
 
     def _create_key(self, agent):
@@ -45,9 +44,15 @@ class Warden:
         return out.strip()
 
     def _read_addresses(self, expect):
+        # One reader thread for stdout (announcements, then drained); select() cannot be used
+        # after the first readline, which may buffer every announced line at once.
+        lines = queue.Queue()
+        threading.Thread(target=lambda: [lines.put(line) for line in self.proc.stdout], daemon=True).start()
         while not all(name in self.urls for name in expect):
-            ready, _, _ = select.select([self.proc.stdout], [], [], START_TIMEOUT_S)
-            line = self.proc.stdout.readline().strip() if ready else ""
+            try:
+                line = lines.get(timeout=START_TIMEOUT_S).strip()
+            except queue.Empty:
+                line = ""
             if not line:
                 raise RuntimeError(f"warden serve announced {self.urls} only: {self.log()}")
             for prefix, name in ANNOUNCED.items():
