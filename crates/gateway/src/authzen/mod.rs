@@ -267,10 +267,9 @@ async fn decide(
     for query in &queries {
         let decision = bundle.evaluate(&query.to_action(pep.agent.clone()));
         let permit = permits(decision.outcome);
-        pending.push((
-            permit,
-            gw.ledger.append(record::draft(pep, query, &decision)),
-        ));
+        let appended = gw.ledger.append(record::draft(pep, query, &decision));
+        // AuthZEN answers carry no receipts, so none is signed.
+        pending.push((permit, appended.committed()));
         if semantic.stops_after(permit) {
             break;
         }
@@ -288,7 +287,7 @@ async fn decide(
             })?;
             Ok(Answer {
                 decision,
-                record_id: appended.id,
+                record_id: appended.claims.rid,
             })
         })
         .collect()

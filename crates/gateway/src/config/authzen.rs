@@ -66,3 +66,36 @@ impl Validator<'_> {
         out
     }
 }
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used, clippy::panic)]
+
+    use std::path::Path;
+
+    use crate::config::{Config, ConfigError};
+
+    fn parse(extra: &str) -> Result<Config, ConfigError> {
+        let text = format!("policy: {{ bundle: ./b }}\nagents:\n  pep: {{}}\n{extra}");
+        Config::parse("warden.yaml", &text, Path::new("/etc/warden"))
+    }
+
+    #[test]
+    fn clients_must_be_configured_agents() {
+        let c = parse("authzen: { clients: [pep], max_evaluations: 10 }\n").unwrap();
+        assert_eq!(c.authzen.clients, vec!["pep".to_owned()]);
+        assert_eq!(c.authzen.max_evaluations, 10);
+        let Err(ConfigError::Invalid(problems)) = parse("authzen: { clients: [ghost] }\n") else {
+            panic!("an unknown client was accepted");
+        };
+        assert!(problems.iter().any(|p| p.field == "authzen.clients[0]"));
+        assert!(parse("authzen: { max_evaluations: 0 }\n").is_err());
+    }
+
+    #[test]
+    fn without_the_section_nobody_may_ask() {
+        let c = parse("").unwrap();
+        assert!(c.authzen.clients.is_empty());
+        assert_eq!(c.authzen.max_evaluations, 1000);
+    }
+}

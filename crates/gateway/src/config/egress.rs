@@ -64,3 +64,43 @@ impl Validator<'_> {
         Some(out)
     }
 }
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used, clippy::panic)]
+
+    use std::path::Path;
+
+    use crate::config::{Config, ConfigError};
+
+    fn parse(extra: &str) -> Result<Config, ConfigError> {
+        let text = format!("policy: {{ bundle: ./b }}\n{extra}");
+        Config::parse("warden.yaml", &text, Path::new("/etc/warden"))
+    }
+
+    #[test]
+    fn the_proxy_exists_only_when_configured() {
+        assert_eq!(parse("").unwrap().egress, None);
+        let c = parse("egress: { listen: \"127.0.0.1:8082\", connect_timeout: 3s }\n").unwrap();
+        let egress = c.egress.unwrap();
+        assert_eq!(egress.listen.to_string(), "127.0.0.1:8082");
+        assert_eq!(egress.connect_timeout_ms, 3000);
+    }
+
+    #[test]
+    fn bad_values_are_located() {
+        for (text, field) in [
+            ("egress: { listen: nowhere }\n", "egress.listen"),
+            (
+                "egress: { listen: \"127.0.0.1:1\", connect_timeout: soon }\n",
+                "egress.connect_timeout",
+            ),
+        ] {
+            let Err(ConfigError::Invalid(problems)) = parse(text) else {
+                panic!("{text} was accepted");
+            };
+            assert!(problems.iter().any(|p| p.field == field), "{problems:?}");
+        }
+        assert!(parse("egress: { listen: \"127.0.0.1:1\", extra: 1 }\n").is_err());
+    }
+}

@@ -312,13 +312,21 @@ impl Judge<'_> {
         let decision = guard::apply(self.bundle, self.bundle.evaluate(&action), internal, &shown);
         let permitted = guard::permits(decision.outcome);
         let draft = record(self.identity, &action, &decision, self.target);
-        let appended = self.gw.ledger.append(draft).await.map_err(|e| {
-            EgressError::Unavailable(format!(
-                "the decision could not be recorded in the ledger ({e}); nothing goes out"
-            ))
-        })?;
+        // The proxy hands out no receipts, so none is signed.
+        let committed = self
+            .gw
+            .ledger
+            .append(draft)
+            .committed()
+            .await
+            .map_err(|e| {
+                EgressError::Unavailable(format!(
+                    "the decision could not be recorded in the ledger ({e}); nothing goes out"
+                ))
+            })?;
+        let record_id = committed.claims.rid;
         if permitted {
-            return Ok(appended.id);
+            return Ok(record_id);
         }
         let rules = if decision.rules.is_empty() {
             "bundle default".to_owned()
@@ -332,9 +340,9 @@ impl Judge<'_> {
                 self.target.url,
                 decision.outcome.as_str(),
                 decision.reason.trim().trim_end_matches('.'),
-                appended.id
+                record_id
             ),
-            record: Some(appended.id),
+            record: Some(record_id),
         })
     }
 }
