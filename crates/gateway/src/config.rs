@@ -14,8 +14,12 @@ use serde_saphyr::{Location, Spanned};
 use warden_policy::{Diagnostic, parse_duration_ms};
 
 mod approvals;
+mod authzen;
+mod egress;
 
 pub use approvals::{ApprovalSettings, RawApprovals, RawWebhook, Webhook, WebhookFormat};
+pub use authzen::{AuthzenSettings, RawAuthzen};
+pub use egress::{EgressSettings, RawEgress};
 
 /// The validated configuration.
 #[derive(Debug, Clone, PartialEq)]
@@ -40,6 +44,10 @@ pub struct Config {
     pub ledger: LedgerSettings,
     /// Human approval of held calls.
     pub approvals: ApprovalSettings,
+    /// Who may ask for decisions through the AuthZEN API.
+    pub authzen: AuthzenSettings,
+    /// The egress proxy, when configured.
+    pub egress: Option<EgressSettings>,
 }
 
 /// An upstream LLM provider.
@@ -180,6 +188,14 @@ pub struct RawConfig {
     #[serde(default)]
     #[schemars(with = "RawApprovals")]
     pub approvals: Option<Spanned<RawApprovals>>,
+    /// The AuthZEN decision API's clients.
+    #[serde(default)]
+    #[schemars(with = "Option<RawAuthzen>")]
+    pub authzen: Option<Spanned<RawAuthzen>>,
+    /// The egress proxy (absent: no egress proxy).
+    #[serde(default)]
+    #[schemars(with = "Option<RawEgress>")]
+    pub egress: Option<Spanned<RawEgress>>,
 }
 
 /// Listener addresses.
@@ -441,6 +457,8 @@ impl Validator<'_> {
         let limits = self.limits(raw.limits.as_ref());
         let ledger = self.ledger(raw.ledger.as_ref());
         let approvals = self.approvals(raw.approvals.as_ref());
+        let authzen = self.authzen(raw.authzen.as_ref(), &agents);
+        let egress = self.egress(raw.egress.as_ref());
         Config {
             listen,
             admin_listen,
@@ -452,6 +470,8 @@ impl Validator<'_> {
             limits,
             ledger,
             approvals,
+            authzen,
+            egress,
         }
     }
 

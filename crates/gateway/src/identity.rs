@@ -100,6 +100,22 @@ pub fn identify(
     config: &Config,
 ) -> Result<Identity, AuthError> {
     let key = presented_key(headers).ok_or(AuthError::Missing)?;
+    let run_id = headers
+        .get("warden-run-id")
+        .and_then(|v| v.to_str().ok())
+        .map(str::trim)
+        .filter(|r| !r.is_empty() && r.len() <= 128)
+        .map(str::to_owned);
+    identify_key(key, run_id, credentials, config)
+}
+
+/// Resolves a presented agent key (however it was presented) to its agent.
+pub fn identify_key(
+    key: &str,
+    run_id: Option<String>,
+    credentials: &dyn Credentials,
+    config: &Config,
+) -> Result<Identity, AuthError> {
     if key.starts_with(OPERATOR_TOKEN_PREFIX) {
         return Err(AuthError::OperatorToken);
     }
@@ -111,12 +127,6 @@ pub fn identify(
         .agents
         .get(&owner.agent_id)
         .ok_or_else(|| AuthError::UnknownAgent(owner.agent_id.clone()))?;
-    let run_id = headers
-        .get("warden-run-id")
-        .and_then(|v| v.to_str().ok())
-        .map(str::trim)
-        .filter(|r| !r.is_empty() && r.len() <= 128)
-        .map(str::to_owned);
     Ok(Identity {
         key_id: owner.key_id,
         agent: warden_policy::Agent {

@@ -8,7 +8,9 @@
 
 pub mod admin;
 pub mod approvals;
+pub mod authzen;
 pub mod config;
+pub mod egress;
 pub mod halt;
 pub mod identity;
 pub mod llm;

@@ -22,6 +22,7 @@ pub fn router(gw: Arc<Gateway>) -> Router {
         .route("/v1/messages", post(llm::messages))
         .route("/v1/models", get(llm::models::list))
         .route("/healthz", get(|| async { "ok\n" }))
+        .merge(crate::authzen::routes())
         .fallback(not_found)
         .with_state(gw)
 }

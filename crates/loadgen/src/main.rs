@@ -4,10 +4,13 @@
 //! - `rate`: complete requests at a fixed open-loop rate; latency percentiles and throughput.
 //! - `ttft`: streamed requests at a fixed rate; time to first token.
 //! - `streams`: N streams at once; the server's resident memory before, during and after.
+//! - `closed`: N keep-alive connections in closed loops; answers and decisions per second and
+//!   latency (the AuthZEN benchmark, `bench/authzen`).
 //!
 //! It speaks only the OpenAI Chat Completions wire format over plain HTTP and knows nothing of
 //! Warden's crates: the same requests go to the mock provider and to the gateway.
 
+mod closed_loop;
 mod open_loop;
 mod rate;
 mod rss;
@@ -52,6 +55,9 @@ enum Mode {
         #[command(flatten)]
         pacing: Pacing,
     },
+    /// N keep-alive connections in closed loops (AuthZEN decisions, or a trivial endpoint as the
+    /// baseline): answers and decisions per second, and latency.
+    Closed(ClosedArgs),
     /// N streams opened at once: the server's resident memory while they are open.
     Streams {
         #[command(flatten)]
@@ -66,6 +72,41 @@ enum Mode {
         #[arg(long)]
         pid: u32,
     },
+}
+
+/// The closed-loop run.
+#[derive(Args)]
+struct ClosedArgs {
+    /// `host:port` of the server.
+    #[arg(long)]
+    addr: String,
+    /// Request path.
+    #[arg(long, default_value = "/access/v1/evaluation")]
+    path: String,
+    /// `GET` or `POST`.
+    #[arg(long, default_value = "POST")]
+    method: String,
+    /// Bearer key, if the endpoint needs one.
+    #[arg(long)]
+    key: Option<String>,
+    /// JSON body of every request (POST).
+    #[arg(long)]
+    body: Option<String>,
+    /// Text every answer must contain to count as a success.
+    #[arg(long, default_value = "")]
+    expect: String,
+    /// Decisions each answer carries.
+    #[arg(long, default_value_t = 1)]
+    decisions: u64,
+    /// Keep-alive connections, each a closed loop.
+    #[arg(long, default_value_t = 16)]
+    connections: usize,
+    /// Measured seconds.
+    #[arg(long, default_value_t = 10.0)]
+    duration: f64,
+    /// Warm-up seconds, sent but not recorded.
+    #[arg(long, default_value_t = 2.0)]
+    warmup: f64,
 }
 
 /// Where to send requests, and which reply to ask for.
@@ -147,6 +188,25 @@ fn main() -> anyhow::Result<()> {
         }
         Mode::Ttft { endpoint, pacing } => {
             let report = ttft::run(&runtime, endpoint.target()?, pacing.schedule()?);
+            print(&report)
+        }
+        Mode::Closed(args) => {
+            let exchange = closed_loop::Exchange {
+                addr: args.addr,
+                method: args.method,
+                path: args.path,
+                key: args.key,
+                body: args.body.map(bytes::Bytes::from),
+                expect: args.expect,
+                decisions: args.decisions,
+            };
+            let report = closed_loop::run(
+                &runtime,
+                exchange,
+                args.connections.max(1),
+                seconds(args.warmup, "--warmup")?,
+                seconds(args.duration, "--duration")?,
+            )?;
             print(&report)
         }
         Mode::Streams {

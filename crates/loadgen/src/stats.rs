@@ -35,6 +35,11 @@ impl Samples {
             .push(u64::try_from(latency.as_micros()).unwrap_or(u64::MAX));
     }
 
+    /// Adds every sample of `other`.
+    pub fn extend(&mut self, other: &Samples) {
+        self.micros.extend_from_slice(&other.micros);
+    }
+
     /// Number of samples so far.
     pub fn len(&self) -> usize {
         self.micros.len()

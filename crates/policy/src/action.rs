@@ -149,6 +149,10 @@ pub struct Egress {
     /// The HTTP method (`CONNECT` for tunnels).
     #[serde(default)]
     pub method: String,
+    /// The IP address the proxy resolved the host to and connects to (empty when not yet
+    /// resolved). Judging this address, not the name, leaves no DNS-rebinding gap.
+    #[serde(default)]
+    pub address: String,
 }
 
 /// An earlier tool call of the same conversation.

@@ -63,6 +63,12 @@ impl AppendHandle {
         Self { rx, signer: None }
     }
 
+    /// Resolves once the record is durable, without signing a receipt: for callers that hand
+    /// none out (AuthZEN answers, the egress proxy), so they do not pay a signature per record.
+    pub async fn committed(self) -> Result<Committed, AppendError> {
+        self.rx.await.unwrap_or(Err(AppendError::WriterGone))
+    }
+
     /// Blocks the current thread until the record is durable. Do not call from async code.
     pub fn wait(self) -> Result<Appended, AppendError> {
         futures_executor::block_on(self)

@@ -3,8 +3,9 @@
 //! Loads the configuration, opens (or on first start creates) the ledger and the key store in
 //! the data directory, takes the directory's lock so no second gateway writes the same ledger,
 //! then serves agents and operators until SIGINT or SIGTERM. Prints `listening on http://ADDR`
-//! (agents) as the first line of stdout and `admin on http://ADDR` as the second (flushed at
-//! once: scripts and tests parse them); logs go to stderr.
+//! (agents) as the first line of stdout and `admin on http://ADDR` as the second, then
+//! `egress on http://ADDR` when the egress proxy is configured (flushed at once: scripts and
+//! tests parse them); logs go to stderr.
 
 use std::io::Write;
 use std::path::{Path, PathBuf};
@@ -60,6 +61,7 @@ async fn serve(config: Config) -> Result<ExitCode> {
     let stores =
         Stores::embedded(&db, ledger_dyn).with_context(|| format!("opening {}", db.display()))?;
     let (listen, admin_listen) = (config.listen, config.admin_listen);
+    let egress_listen = config.egress.map(|e| e.listen);
     let gateway = Gateway::new(config, stores, |var| std::env::var(var).ok()).await?;
     let listener = tokio::net::TcpListener::bind(listen)
         .await
@@ -67,21 +69,66 @@ async fn serve(config: Config) -> Result<ExitCode> {
     let admin = tokio::net::TcpListener::bind(admin_listen)
         .await
         .with_context(|| format!("binding the admin listener {admin_listen}"))?;
+    let egress = match egress_listen {
+        Some(at) => Some(
+            tokio::net::TcpListener::bind(at)
+                .await
+                .with_context(|| format!("binding the egress listener {at}"))?,
+        ),
+        None => None,
+    };
     let addr = listener.local_addr().context("reading the bound address")?;
     let admin_addr = admin.local_addr().context("reading the bound address")?;
     // SIGTERM is caught from before the listeners are announced (SIGHUP is, by the gateway).
     let shutdown = shutdown_signal();
+    let gateway = Arc::new(gateway);
+    let (shutdown, egress_stop) = shared(shutdown);
+    let egress_addr = match egress {
+        Some(listener) => {
+            let egress_addr = listener.local_addr().context("reading the bound address")?;
+            tokio::spawn(warden_gateway::egress::serve(
+                gateway.clone(),
+                listener,
+                egress_stop,
+            ));
+            Some(egress_addr)
+        }
+        None => None,
+    };
     // A launcher that stops reading stdout after the first line must not stop the gateway.
     let mut stdout = std::io::stdout();
     let _ = writeln!(stdout, "listening on http://{addr}")
         .and_then(|()| writeln!(stdout, "admin on http://{admin_addr}"))
+        .and_then(|()| match egress_addr {
+            Some(egress_addr) => writeln!(stdout, "egress on http://{egress_addr}"),
+            None => Ok(()),
+        })
         .and_then(|()| stdout.flush());
     tracing::info!(%addr, admin = %admin_addr, data_dir = %dir.display(), "serving");
-    warden_gateway::serve(Arc::new(gateway), listener, Some(admin), shutdown)
+    warden_gateway::serve(gateway, listener, Some(admin), shutdown)
         .await
         .context("serving")?;
     tracing::info!("stopped; closing the ledger");
     Ok(ExitCode::SUCCESS)
+}
+
+/// `shutdown` for the agents' and admin listeners, and a second future that resolves when it
+/// has (for the egress listener).
+fn shared(
+    shutdown: impl std::future::Future<Output = ()> + Send + 'static,
+) -> (
+    impl std::future::Future<Output = ()> + Send + 'static,
+    impl std::future::Future<Output = ()> + Send + 'static,
+) {
+    let (stop, mut stopped) = tokio::sync::watch::channel(false);
+    let first = async move {
+        shutdown.await;
+        let _ = stop.send(true);
+    };
+    let second = async move {
+        let _ = stopped.wait_for(|s| *s).await;
+    };
+    (first, second)
 }
 
 /// Holds an exclusive lock on `DIR/warden.lock` for the life of the process.

@@ -39,7 +39,10 @@ pub(crate) const DEFAULT_FACTS: &[FactRoot] = &[
             "projected_cost_usd": 0.0, "stream": false, "tools": [], "changed_tools": []
         })
     }),
-    ("egress", || json!({ "url": "", "method": "" })),
+    (
+        "egress",
+        || json!({ "url": "", "method": "", "address": "" }),
+    ),
     ("shell", || {
         with_present(to_json(&shell::ShellFacts::default()), false)
     }),
