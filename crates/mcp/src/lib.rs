@@ -9,6 +9,7 @@
 //! - [`tool`]: a tool definition's digest (name, description, input and output schema,
 //!   annotations, as canonical JSON) and what its annotations promise.
 //! - [`pins`]: the pin file, signed with the ledger's Ed25519 key and verified on load.
+//! - [`visibility`]: which tools `tools/list` hides (denied whatever the arguments).
 //! - [`reply`]: what Warden answers itself — JSON-RPC errors, refusals as tool results with
 //!   `isError: true`, filtered `tools/list` results.
 //!
@@ -20,6 +21,7 @@ pub mod message;
 pub mod pins;
 pub mod reply;
 pub mod tool;
+pub mod visibility;
 
 pub use era::{
     Era, HEADER_MISMATCH, HeaderError, LATEST_SESSION_VERSION, STATELESS_VERSION,
@@ -29,3 +31,4 @@ pub use message::{Message, MessageError, MessageKind};
 pub use pins::{PIN_FORMAT, PinError, PinFile, SignedPinFile};
 pub use reply::{error_response, filter_tools, result_response, tool_error};
 pub use tool::{DigestError, definition_digest, is_read_only};
+pub use visibility::denied_for_every_argument;
