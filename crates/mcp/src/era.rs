@@ -7,8 +7,8 @@
 //!   protocol version (`MCP-Protocol-Version`, and `_meta` may repeat it), its method in
 //!   `Mcp-Method` and, when the body has `params.name` or `params.uri`, that value in `Mcp-Name`.
 //!   Headers that disagree with the body are refused ([`HeaderError`], JSON-RPC code
-//!   [`HEADER_MISMATCH`]) so that nothing routing on headers sees a different call than the one
-//!   judged.
+//!   [`HEADER_MISMATCH`], HTTP 400) so that nothing routing on headers sees a different call than
+//!   the one judged. `Mcp-Name` is checked for the [`NAME_BEARING_METHODS`].
 
 use crate::message::Message;
 
@@ -19,7 +19,15 @@ pub const LATEST_SESSION_VERSION: &str = "2025-11-25";
 /// The stateless era's version.
 pub const STATELESS_VERSION: &str = "2026-07-28";
 /// The JSON-RPC error code for headers that disagree with the body.
-pub const HEADER_MISMATCH: i64 = -32001;
+pub const HEADER_MISMATCH: i64 = -32020;
+/// The JSON-RPC error code for a protocol version this gateway does not speak.
+pub const UNSUPPORTED_PROTOCOL_VERSION: i64 = -32022;
+/// Methods whose `Mcp-Name` header mirrors a body parameter, and that parameter.
+pub const NAME_BEARING_METHODS: [(&str, &str); 3] = [
+    ("tools/call", "name"),
+    ("prompts/get", "name"),
+    ("resources/read", "uri"),
+];
 /// The `_meta` key carrying a request's protocol version in the stateless era.
 pub const META_PROTOCOL_VERSION: &str = "io.modelcontextprotocol/protocolVersion";
 
@@ -117,16 +125,15 @@ pub struct StatelessHeaders<'a> {
 /// Checks a stateless-era request's headers against its body. Responses and notifications
 /// posted by a client carry `Mcp-Method` only when they have a method.
 pub fn check_headers(headers: StatelessHeaders<'_>, message: &Message) -> Result<(), HeaderError> {
-    if let (Some(header), Some(body)) = (
-        headers.protocol_version,
-        message
-            .meta()
-            .and_then(|m| m.get(META_PROTOCOL_VERSION))
-            .and_then(serde_json::Value::as_str),
-    ) && header != body
+    let meta_version = message
+        .meta()
+        .and_then(|m| m.get(META_PROTOCOL_VERSION))
+        .and_then(serde_json::Value::as_str);
+    if let Some(body) = meta_version
+        && headers.protocol_version != Some(body)
     {
         return Err(HeaderError::VersionMismatch {
-            header: header.to_owned(),
+            header: headers.protocol_version.unwrap_or_default().to_owned(),
             body: body.to_owned(),
         });
     }
@@ -143,15 +150,41 @@ pub fn check_headers(headers: StatelessHeaders<'_>, message: &Message) -> Result
         }
         Some(_) => {}
     }
-    match (headers.name, message.target_name()) {
-        (None, None) => Ok(()),
-        (Some(h), Some(b)) if h == b => Ok(()),
+    let Some((_, key)) = NAME_BEARING_METHODS.iter().find(|(m, _)| *m == method) else {
+        return Ok(());
+    };
+    let body = message
+        .params()
+        .and_then(|p| p.get(*key))
+        .and_then(serde_json::Value::as_str);
+    let header = headers.name.map(decode_header_value);
+    match (header, body) {
+        (_, None) => Ok(()),
+        (Some(Some(h)), Some(b)) if h == b => Ok(()),
         (None, Some(b)) => Err(HeaderError::MissingName { body: b.to_owned() }),
-        (Some(h), b) => Err(HeaderError::NameMismatch {
-            header: h.to_owned(),
-            body: b.unwrap_or_default().to_owned(),
+        (Some(_), Some(b)) => Err(HeaderError::NameMismatch {
+            header: headers.name.unwrap_or_default().to_owned(),
+            body: b.to_owned(),
         }),
     }
+}
+
+/// A header value as sent: verbatim, or decoded from the `=?base64?...?=` form clients use for
+/// values that are not visible ASCII. `None` for a malformed encoding (it then matches nothing).
+pub fn decode_header_value(value: &str) -> Option<String> {
+    use base64::Engine;
+    let Some(payload) = value
+        .strip_prefix("=?base64?")
+        .and_then(|v| v.strip_suffix("?="))
+    else {
+        return Some(value.to_owned());
+    };
+    let engine = base64::engine::general_purpose::STANDARD;
+    let bytes = engine.decode(payload).ok()?;
+    if engine.encode(&bytes) != payload {
+        return None;
+    }
+    String::from_utf8(bytes).ok()
 }
 
 #[cfg(test)]
@@ -233,9 +266,20 @@ mod tests {
             check_headers(headers(Some("tools/call"), Some("read_file")), &m),
             Err(HeaderError::NameMismatch { .. })
         ));
-        let list = Message::parse(br#"{"jsonrpc":"2.0","id":1,"method":"tools/list"}"#).unwrap();
+    }
+
+    #[test]
+    fn names_may_be_base64_encoded() {
+        let m = call("t\u{e9}");
+        let encoded = "=?base64?dMOp?=";
+        assert_eq!(decode_header_value(encoded).as_deref(), Some("t\u{e9}"));
+        assert_eq!(
+            check_headers(headers(Some("tools/call"), Some(encoded)), &m),
+            Ok(())
+        );
+        assert_eq!(decode_header_value("=?base64?!!?="), None);
         assert!(matches!(
-            check_headers(headers(Some("tools/list"), Some("x")), &list),
+            check_headers(headers(Some("tools/call"), Some("=?base64?!!?=")), &m),
             Err(HeaderError::NameMismatch { .. })
         ));
     }
