@@ -14,8 +14,10 @@ use serde_saphyr::{Location, Spanned};
 use warden_policy::{Diagnostic, parse_duration_ms};
 
 mod approvals;
+mod mcp;
 
 pub use approvals::{ApprovalSettings, RawApprovals, RawWebhook, Webhook, WebhookFormat};
+pub use mcp::{McpServer, McpSettings, McpTransport, RawMcp, RawMcpServer, RawPinMode};
 
 /// The validated configuration.
 #[derive(Debug, Clone, PartialEq)]
@@ -40,6 +42,8 @@ pub struct Config {
     pub ledger: LedgerSettings,
     /// Human approval of held calls.
     pub approvals: ApprovalSettings,
+    /// The MCP gateway's upstream servers.
+    pub mcp: McpSettings,
 }
 
 /// An upstream LLM provider.
@@ -180,6 +184,10 @@ pub struct RawConfig {
     #[serde(default)]
     #[schemars(with = "RawApprovals")]
     pub approvals: Option<Spanned<RawApprovals>>,
+    /// MCP servers agents reach through `/mcp/{server}`.
+    #[serde(default)]
+    #[schemars(with = "RawMcp")]
+    pub mcp: Option<Spanned<RawMcp>>,
 }
 
 /// Listener addresses.
@@ -441,6 +449,7 @@ impl Validator<'_> {
         let limits = self.limits(raw.limits.as_ref());
         let ledger = self.ledger(raw.ledger.as_ref());
         let approvals = self.approvals(raw.approvals.as_ref());
+        let mcp = self.mcp(raw.mcp.as_ref(), base, &data_dir);
         Config {
             listen,
             admin_listen,
@@ -452,6 +461,7 @@ impl Validator<'_> {
             limits,
             ledger,
             approvals,
+            mcp,
         }
     }
 

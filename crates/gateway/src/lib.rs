@@ -12,6 +12,7 @@ pub mod config;
 pub mod halt;
 pub mod identity;
 pub mod llm;
+pub mod mcp;
 pub mod policy_holder;
 pub mod policy_source;
 pub mod reload;

@@ -25,7 +25,7 @@ pub mod visibility;
 
 pub use era::{
     Era, HEADER_MISMATCH, HeaderError, LATEST_SESSION_VERSION, STATELESS_VERSION,
-    SUPPORTED_VERSIONS, StatelessHeaders, check_headers, negotiate,
+    SUPPORTED_VERSIONS, StatelessHeaders, UNSUPPORTED_PROTOCOL_VERSION, check_headers, negotiate,
 };
 pub use message::{Message, MessageError, MessageKind};
 pub use pins::{PIN_FORMAT, PinError, PinFile, SignedPinFile};
