@@ -240,6 +240,11 @@ impl HttpUpstream {
         }
     }
 
+    /// The server's configured name.
+    pub fn name(&self) -> &str {
+        &self.name
+    }
+
     /// The server's `initialize` result.
     pub async fn initialize_result(&self, timeout: Duration) -> Result<Value, UpstreamError> {
         match tokio::time::timeout(timeout, self.session()).await {

@@ -20,9 +20,6 @@ use super::{McpServerState, rpc, rpc_error, upstream_failure};
 use crate::identity::Identity;
 use crate::state::Gateway;
 
-/// Most pages followed when Warden lists a server's tools itself.
-const MAX_PAGES: usize = 50;
-
 /// Answers `tools/list`.
 pub(super) async fn tools_list(
     gw: &Gateway,
@@ -120,30 +117,10 @@ pub(super) async fn record_pin_events(gw: &Gateway, events: Vec<ledger::ToolPin>
 
 /// Lists the server's tools for Warden itself (every page), remembering and pinning them.
 pub(super) async fn refresh(gw: &Gateway, srv: &McpServerState) -> Result<(), UpstreamError> {
-    let mut cursor: Option<Value> = None;
+    let tools = srv.upstream.list_tools(srv.timeout()).await?;
     let mut events = Vec::new();
-    for _ in 0..MAX_PAGES {
-        let params = match &cursor {
-            Some(c) => json!({"cursor": c}),
-            None => json!({}),
-        };
-        let request = json!({"jsonrpc": "2.0", "id": 0, "method": "tools/list", "params": params});
-        let answer = srv.upstream.request(request, srv.timeout()).await?;
-        let Some(result) = answer.get("result") else {
-            break;
-        };
-        for def in result
-            .get("tools")
-            .and_then(Value::as_array)
-            .into_iter()
-            .flatten()
-        {
-            shown(srv, None, def, &mut events);
-        }
-        cursor = result.get("nextCursor").filter(|c| !c.is_null()).cloned();
-        if cursor.is_none() {
-            break;
-        }
+    for def in &tools {
+        shown(srv, None, def, &mut events);
     }
     record_pin_events(gw, events).await;
     Ok(())

@@ -9,6 +9,7 @@
 //! (2026-07-28, `Mcp-Method` / `Mcp-Name` checked against the body). The protocol rules live in
 //! `warden-mcp`; this module moves bytes and makes the calls.
 
+pub mod approve;
 mod call;
 mod hold;
 pub mod http;

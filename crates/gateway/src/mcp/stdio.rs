@@ -191,6 +191,11 @@ impl StdioUpstream {
         writer.send(line).await.is_ok()
     }
 
+    /// The server's configured name.
+    pub fn name(&self) -> &str {
+        &self.name
+    }
+
     /// The server's `initialize` result (waiting for the process to be ready).
     pub async fn initialize_result(&self, timeout: Duration) -> Result<Value, UpstreamError> {
         self.ready(timeout).await?;

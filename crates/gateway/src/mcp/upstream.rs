@@ -81,6 +81,9 @@ pub enum Upstream {
     Stdio(Arc<StdioUpstream>),
 }
 
+/// Most `tools/list` pages followed.
+pub const MAX_PAGES: usize = 50;
+
 /// The `initialize` request Warden sends upstream.
 pub(super) fn initialize_request(id: u64) -> Value {
     json!({
@@ -142,6 +145,48 @@ impl Upstream {
         match self {
             Upstream::Http(h) => h.initialize_result(timeout).await,
             Upstream::Stdio(s) => s.initialize_result(timeout).await,
+        }
+    }
+
+    /// Every tool definition the server lists (following `nextCursor`, at most
+    /// [`MAX_PAGES`] pages), each request within `timeout`.
+    pub async fn list_tools(&self, timeout: Duration) -> Result<Vec<Value>, UpstreamError> {
+        let mut tools = Vec::new();
+        let mut cursor: Option<Value> = None;
+        for _ in 0..MAX_PAGES {
+            let params = match &cursor {
+                Some(c) => json!({"cursor": c}),
+                None => json!({}),
+            };
+            let request =
+                json!({"jsonrpc": "2.0", "id": 0, "method": "tools/list", "params": params});
+            let answer = self.request(request, timeout).await?;
+            let Some(result) = answer.get("result") else {
+                let error = answer
+                    .get("error")
+                    .map(Value::to_string)
+                    .unwrap_or_default();
+                return Err(UpstreamError::Protocol {
+                    server: self.name().to_owned(),
+                    detail: format!("tools/list failed: {}", clip(&error, 300)),
+                });
+            };
+            if let Some(page) = result.get("tools").and_then(Value::as_array) {
+                tools.extend(page.iter().cloned());
+            }
+            cursor = result.get("nextCursor").filter(|c| !c.is_null()).cloned();
+            if cursor.is_none() {
+                break;
+            }
+        }
+        Ok(tools)
+    }
+
+    /// The server's configured name.
+    pub fn name(&self) -> &str {
+        match self {
+            Upstream::Http(h) => h.name(),
+            Upstream::Stdio(s) => s.name(),
         }
     }
 
