@@ -50,6 +50,35 @@ pub fn filter_tools(result: &mut Value, mut keep: impl FnMut(&Value) -> bool) ->
     before - tools.len()
 }
 
+/// Methods whose results the stateless era marks cacheable (`ttlMs`, `cacheScope`).
+pub const CACHEABLE_METHODS: [&str; 6] = [
+    "server/discover",
+    "tools/list",
+    "prompts/list",
+    "resources/list",
+    "resources/templates/list",
+    "resources/read",
+];
+
+/// Completes a session-era server's successful answer for a stateless-era client: every result
+/// carries `resultType` (`complete`), and results of [`CACHEABLE_METHODS`] carry `ttlMs` and
+/// `cacheScope`. Warden filters per agent and judges every call, so what it relays is
+/// `private` and immediately stale (`ttlMs: 0`) unless the server said otherwise.
+pub fn for_stateless(method: &str, answer: &mut Value) {
+    let Some(result) = answer.get_mut("result").and_then(Value::as_object_mut) else {
+        return;
+    };
+    result
+        .entry("resultType")
+        .or_insert_with(|| Value::from("complete"));
+    if CACHEABLE_METHODS.contains(&method) {
+        result.entry("ttlMs").or_insert_with(|| Value::from(0));
+        result
+            .entry("cacheScope")
+            .or_insert_with(|| Value::from("private"));
+    }
+}
+
 #[cfg(test)]
 #[allow(clippy::unwrap_used, clippy::indexing_slicing)]
 mod tests {
@@ -68,6 +97,22 @@ mod tests {
             json!({"tools": [{"name": "a", "x": 1}, {"name": "c"}], "nextCursor": "n"})
         );
         assert_eq!(filter_tools(&mut json!({}), |_| false), 0);
+    }
+
+    #[test]
+    fn stateless_answers_are_completed() {
+        let mut list = result_response(&json!(1), json!({"tools": []}));
+        for_stateless("tools/list", &mut list);
+        assert_eq!(
+            list["result"],
+            json!({"tools": [], "resultType": "complete", "ttlMs": 0, "cacheScope": "private"})
+        );
+        let mut call = result_response(&json!(2), json!({"content": [], "resultType": "x"}));
+        for_stateless("tools/call", &mut call);
+        assert_eq!(call["result"], json!({"content": [], "resultType": "x"}));
+        let mut error = error_response(None, UPSTREAM_ERROR, "down");
+        for_stateless("tools/list", &mut error);
+        assert!(error.get("result").is_none());
     }
 
     #[test]

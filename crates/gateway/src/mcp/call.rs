@@ -13,8 +13,6 @@
 use std::collections::BTreeMap;
 use std::time::Duration;
 
-use axum::http::{HeaderValue, StatusCode};
-use axum::response::Response;
 use serde_json::{Value, json};
 use warden_ledger as ledger;
 use warden_mcp::reply::{INTERNAL_ERROR, INVALID_PARAMS};
@@ -23,9 +21,8 @@ use warden_policy::{self as policy, Bundle, Decision, Outcome};
 
 use super::pins::PinStatus;
 use super::upstream::UpstreamError;
-use super::{McpServerState, hold, list, rpc, rpc_error, upstream_failure};
+use super::{Answer, McpServerState, hold, list};
 use crate::identity::Identity;
-use crate::llm::RECEIPT_HEADER;
 use crate::llm::judge::{self, ARGUMENTS_TOO_LARGE_RULE, Context, Judged};
 use crate::state::Gateway;
 
@@ -117,16 +114,15 @@ pub(super) async fn tools_call(
     srv: &McpServerState,
     identity: &Identity,
     mut message: Message,
-) -> Response {
+) -> Answer {
     let id = message.id().cloned().unwrap_or(Value::Null);
     let (name, args) = match name_and_args(&message) {
         Ok(v) => v,
-        Err(e) => return rpc_error(StatusCode::OK, Some(&id), INVALID_PARAMS, &e),
+        Err(e) => return Answer::error(&id, INVALID_PARAMS, &e),
     };
     let Some(bundle) = gw.policy.current() else {
-        return rpc_error(
-            StatusCode::OK,
-            Some(&id),
+        return Answer::error(
+            &id,
             INTERNAL_ERROR,
             "no policy bundle is loaded; nothing is released",
         );
@@ -134,7 +130,7 @@ pub(super) async fn tools_call(
     let mut def = srv.definition(&name);
     if def.is_none() {
         if let Err(e) = list::refresh(gw, srv).await {
-            return upstream_failure(&id, &e);
+            return Answer::upstream(&id, &e);
         }
         def = srv.definition(&name);
     }
@@ -171,10 +167,8 @@ pub(super) async fn tools_call(
             judged.refusal(),
             judged.record_id()
         );
-        return respond(
-            &warden_mcp::result_response(&id, tool_error(&text)),
-            &receipts,
-        );
+        return Answer::ok(warden_mcp::result_response(&id, tool_error(&text)))
+            .with_receipts(receipts);
     }
     let sent_args = match (&judged.decision.outcome, &judged.decision.rewrite) {
         (Outcome::Remediate, Some(rewrite)) => rewrite.args.clone(),
@@ -198,12 +192,10 @@ pub(super) async fn tools_call(
                 srv.name,
                 judged.record_id()
             );
-            return respond(
-                &warden_mcp::result_response(&id, tool_error(&text)),
-                &receipts,
-            );
+            return Answer::ok(warden_mcp::result_response(&id, tool_error(&text)))
+                .with_receipts(receipts);
         }
-        Err(e) => return upstream_failure(&id, &e),
+        Err(e) => return Answer::upstream(&id, &e),
     };
     match record_result(
         gw,
@@ -218,16 +210,13 @@ pub(super) async fn tools_call(
     {
         Ok(receipt) => {
             receipts.push(receipt);
-            respond(&answer, &receipts)
+            Answer::ok(answer).with_receipts(receipts)
         }
         Err(e) => {
             let text = format!(
                 "Warden withheld the answer of tool `{name}`: it could not be recorded in the ledger ({e})."
             );
-            respond(
-                &warden_mcp::result_response(&id, tool_error(&text)),
-                &receipts,
-            )
+            Answer::ok(warden_mcp::result_response(&id, tool_error(&text))).with_receipts(receipts)
         }
     }
 }
@@ -354,15 +343,4 @@ async fn record_result(
     judge::record(gw.ledger.as_ref(), draft)
         .await
         .map(|a| a.receipt)
-}
-
-/// A JSON-RPC answer with its receipts.
-fn respond(body: &Value, receipts: &[String]) -> Response {
-    let mut response = rpc(StatusCode::OK, body);
-    for receipt in receipts {
-        if let Ok(v) = HeaderValue::from_str(receipt) {
-            response.headers_mut().append(RECEIPT_HEADER, v);
-        }
-    }
-    response
 }

@@ -5,8 +5,6 @@
 //! later `tools/call` is judged against what the agent was shown, and pinned on first sight
 //! when the server's configuration allows; pins made and changes found are ledger records.
 
-use axum::http::StatusCode;
-use axum::response::Response;
 use serde_json::{Value, json};
 use warden_ledger as ledger;
 use warden_mcp::reply::INTERNAL_ERROR;
@@ -16,7 +14,7 @@ use warden_policy::Bundle;
 
 use super::pins::PinStatus;
 use super::upstream::UpstreamError;
-use super::{McpServerState, rpc, rpc_error, upstream_failure};
+use super::{Answer, McpServerState};
 use crate::identity::Identity;
 use crate::state::Gateway;
 
@@ -26,12 +24,11 @@ pub(super) async fn tools_list(
     srv: &McpServerState,
     identity: &Identity,
     message: Message,
-) -> Response {
+) -> Answer {
     let id = message.id().cloned().unwrap_or(Value::Null);
     let Some(bundle) = gw.policy.current() else {
-        return rpc_error(
-            StatusCode::OK,
-            Some(&id),
+        return Answer::error(
+            &id,
             INTERNAL_ERROR,
             "no policy bundle is loaded; no tool is shown",
         );
@@ -42,7 +39,7 @@ pub(super) async fn tools_list(
         .await
     {
         Ok(a) => a,
-        Err(e) => return upstream_failure(&id, &e),
+        Err(e) => return Answer::upstream(&id, &e),
     };
     let mut events = Vec::new();
     if let Some(result) = answer.get_mut("result") {
@@ -54,7 +51,7 @@ pub(super) async fn tools_list(
         }
     }
     record_pin_events(gw, events).await;
-    rpc(StatusCode::OK, &answer)
+    Answer::ok(answer)
 }
 
 /// Whether a listed tool is shown (remembering it and checking its pin on the way). Without an

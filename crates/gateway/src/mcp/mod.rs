@@ -31,7 +31,7 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::post;
 use serde_json::{Value, json};
 use warden_ledger::{LedgerPublicKey, LedgerSigningKey};
-use warden_mcp::reply::{INVALID_REQUEST, PARSE_ERROR, UPSTREAM_ERROR};
+use warden_mcp::reply::{INTERNAL_ERROR, INVALID_REQUEST, PARSE_ERROR, UPSTREAM_ERROR};
 use warden_mcp::{Era, Message, MessageKind, StatelessHeaders, error_response, result_response};
 
 use crate::config::{Config, McpServer};
@@ -184,6 +184,56 @@ fn rpc_error(status: StatusCode, id: Option<&Value>, code: i64, message: &str) -
     rpc(status, &error_response(id, code, message))
 }
 
+/// What Warden answers one request with, before it becomes an HTTP response.
+#[derive(Debug)]
+pub(super) struct Answer {
+    body: Value,
+    receipts: Vec<String>,
+    session: Option<String>,
+}
+
+impl Answer {
+    /// A JSON-RPC message (result or error).
+    fn ok(body: Value) -> Answer {
+        Answer {
+            body,
+            receipts: Vec::new(),
+            session: None,
+        }
+    }
+
+    /// A JSON-RPC error.
+    fn error(id: &Value, code: i64, message: &str) -> Answer {
+        Answer::ok(error_response(Some(id), code, message))
+    }
+
+    /// A JSON-RPC error for an upstream failure.
+    fn upstream(id: &Value, error: &upstream::UpstreamError) -> Answer {
+        tracing::warn!("{error}");
+        Answer::error(id, UPSTREAM_ERROR, &error.to_string())
+    }
+
+    /// The answer with these receipts (`Warden-Receipt`, one per decision record).
+    fn with_receipts(mut self, receipts: Vec<String>) -> Answer {
+        self.receipts = receipts;
+        self
+    }
+
+    fn into_response(self) -> Response {
+        let mut response = rpc(StatusCode::OK, &self.body);
+        let headers = response.headers_mut();
+        for receipt in &self.receipts {
+            if let Ok(v) = HeaderValue::from_str(receipt) {
+                headers.append(crate::llm::RECEIPT_HEADER, v);
+            }
+        }
+        if let Some(v) = self.session.and_then(|s| HeaderValue::from_str(&s).ok()) {
+            headers.insert(SESSION_HEADER, v);
+        }
+        response
+    }
+}
+
 fn header_str<'a>(headers: &'a HeaderMap, name: &str) -> Option<&'a str> {
     headers.get(name).and_then(|v| v.to_str().ok())
 }
@@ -324,13 +374,15 @@ async fn post_message(
         // its own session with the server.
         return StatusCode::ACCEPTED.into_response();
     }
-    let mut response = dispatch(&gw, &srv, &identity, era, message).await;
-    if let Some(id) = session_id
-        && let Ok(v) = HeaderValue::from_str(&id)
-    {
-        response.headers_mut().insert(SESSION_HEADER, v);
+    let method = message.method().unwrap_or_default().to_owned();
+    let mut answer = dispatch(&gw, &srv, &identity, era, message).await;
+    if era == Era::Stateless {
+        warden_mcp::reply::for_stateless(&method, &mut answer.body);
     }
-    response
+    if answer.session.is_none() {
+        answer.session = session_id;
+    }
+    answer.into_response()
 }
 
 /// Answers one request.
@@ -340,18 +392,15 @@ async fn dispatch(
     identity: &Identity,
     era: Era,
     mut message: Message,
-) -> Response {
+) -> Answer {
     let id = message.id().cloned().unwrap_or(Value::Null);
     match (message.method().unwrap_or_default(), era) {
         ("initialize", Era::Session) => initialize(gw, srv, identity, &message).await,
         ("server/discover", _) => match srv.upstream.initialize_result(srv.timeout()).await {
-            Ok(init) => rpc(
-                StatusCode::OK,
-                &result_response(&id, discover_result(&init)),
-            ),
-            Err(e) => upstream_failure(&id, &e),
+            Ok(init) => Answer::ok(result_response(&id, discover_result(&init))),
+            Err(e) => Answer::upstream(&id, &e),
         },
-        ("ping", _) => rpc(StatusCode::OK, &result_response(&id, json!({}))),
+        ("ping", _) => Answer::ok(result_response(&id, json!({}))),
         ("tools/list", _) => {
             strip_envelope(&mut message);
             list::tools_list(gw, srv, identity, message).await
@@ -367,8 +416,8 @@ async fn dispatch(
                 .request(message.into_value(), srv.timeout())
                 .await
             {
-                Ok(answer) => rpc(StatusCode::OK, &answer),
-                Err(e) => upstream_failure(&id, &e),
+                Ok(answer) => Answer::ok(answer),
+                Err(e) => Answer::upstream(&id, &e),
             }
         }
     }
@@ -381,7 +430,7 @@ async fn initialize(
     srv: &McpServerState,
     identity: &Identity,
     message: &Message,
-) -> Response {
+) -> Answer {
     let id = message.id().cloned().unwrap_or(Value::Null);
     let requested = message
         .params()
@@ -390,28 +439,19 @@ async fn initialize(
     let version = warden_mcp::negotiate(requested);
     let init = match srv.upstream.initialize_result(srv.timeout()).await {
         Ok(init) => init,
-        Err(e) => return upstream_failure(&id, &e),
+        Err(e) => return Answer::upstream(&id, &e),
     };
     let session = match gw.mcp.sessions.open(&identity.agent.id, &srv.name, version) {
         Ok(s) => s,
-        Err(e) => {
-            return rpc_error(
-                StatusCode::INTERNAL_SERVER_ERROR,
-                Some(&id),
-                UPSTREAM_ERROR,
-                &e.to_string(),
-            );
-        }
+        Err(e) => return Answer::error(&id, INTERNAL_ERROR, &e.to_string()),
     };
     let mut result = init;
     if let Some(object) = result.as_object_mut() {
         object.insert("protocolVersion".into(), Value::from(version));
     }
-    let mut response = rpc(StatusCode::OK, &result_response(&id, result));
-    if let Ok(v) = HeaderValue::from_str(&session) {
-        response.headers_mut().insert(SESSION_HEADER, v);
-    }
-    response
+    let mut answer = Answer::ok(result_response(&id, result));
+    answer.session = Some(session);
+    answer
 }
 
 /// A `server/discover` result built from the server's `initialize` result.
@@ -439,15 +479,6 @@ fn strip_envelope(message: &mut Message) {
     {
         meta.retain(|k, _| !k.starts_with("io.modelcontextprotocol/"));
     }
-}
-
-/// A JSON-RPC error for an upstream failure.
-fn upstream_failure(id: &Value, error: &upstream::UpstreamError) -> Response {
-    tracing::warn!("{error}");
-    rpc(
-        StatusCode::OK,
-        &error_response(Some(id), UPSTREAM_ERROR, &error.to_string()),
-    )
 }
 
 /// `GET /mcp/{server}`: the session's stream for server messages. Warden relays none, so it
