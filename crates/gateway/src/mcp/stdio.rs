@@ -211,7 +211,7 @@ impl StdioUpstream {
 
     /// Stops the process and the supervisor.
     pub async fn shutdown(&self) {
-        let _ = self.stop.send(true);
+        let _ = self.stop.send_replace(true);
         let mut rx = self.link.subscribe();
         let _ = tokio::time::timeout(Duration::from_secs(5), rx.wait_for(|l| *l == Link::Stopped))
             .await;
@@ -243,6 +243,9 @@ async fn supervise(up: Arc<StdioUpstream>, spec: Spec) {
         *up.writer
             .lock()
             .unwrap_or_else(std::sync::PoisonError::into_inner) = None;
+        let _ = up
+            .link
+            .send_replace(Link::Starting(format!("restarting after: {ended}")));
         let crashed = UpstreamError::Crashed {
             server: up.name.clone(),
             detail: ended.clone(),
@@ -252,9 +255,6 @@ async fn supervise(up: Arc<StdioUpstream>, spec: Spec) {
             break;
         }
         tracing::warn!(server = %up.name, "MCP server process ended: {ended}; restarting in {backoff:?}");
-        let _ = up
-            .link
-            .send(Link::Starting(format!("restarting after: {ended}")));
         if began.elapsed() > STABLE_AFTER {
             backoff = BACKOFF_START;
         }
@@ -264,7 +264,7 @@ async fn supervise(up: Arc<StdioUpstream>, spec: Spec) {
         }
         backoff = (backoff * 2).min(BACKOFF_MAX);
     }
-    let _ = up.link.send(Link::Stopped);
+    let _ = up.link.send_replace(Link::Stopped);
     up.fail_pending(&UpstreamError::Down {
         server: up.name.clone(),
         detail: "Warden is shutting down".into(),
@@ -397,7 +397,7 @@ impl StdioUpstream {
                         *i = Some(result.clone());
                     }
                     self.send(&initialized_notification()).await;
-                    let _ = self.link.send(Link::Ready);
+                    let _ = self.link.send_replace(Link::Ready);
                     tracing::info!(server = %self.name, "MCP server ready");
                 }
                 None => tracing::error!(

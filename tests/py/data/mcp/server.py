@@ -63,6 +63,13 @@ async def sleep(seconds: float) -> str:
     return f"slept {seconds}"
 
 
+@app.tool(annotations=READ)
+async def hang(seconds: float) -> str:
+    """Wait without a time limit from Warden (for the crash test)."""
+    await anyio.sleep(seconds)
+    return f"waited {seconds}"
+
+
 @app.tool(annotations=DESTRUCTIVE)
 def write_note(text: str) -> str:
     """Append a note (simulated)."""
