@@ -73,7 +73,7 @@ class McpGateway:
 
     OPERATORS = {"alice": ("approver", ["security-team"]), "dave": ("admin", []), "carol": ("auditor", [])}
 
-    def __init__(self, workdir, upstream_url, extra=""):
+    def __init__(self, workdir, upstream_url, web_options=""):
         self.workdir = pathlib.Path(workdir)
         self.data_dir = self.workdir / "data"
         self.config = self.workdir / "warden.yaml"
@@ -89,9 +89,9 @@ agents:
 approvals: {{ wait: 30s }}
 mcp:
   servers:
-    web: {{ url: "{upstream_url}", timeout: 20s }}
+    web: {{ url: "{upstream_url}", timeout: 20s{web_options} }}
     local: {{ command: {command}, timeout: 20s }}
-{extra}"""
+"""
         )
         self.env = dict(os.environ)
         self.keys = {a: self._one_line("keys", "create", "--agent", a) for a in (AGENT, OTHER_AGENT)}
@@ -161,12 +161,13 @@ def stop_and_verify(gw):
 
 
 @contextlib.contextmanager
-def running(extra=""):
-    """An MCP server process and a gateway in front of it, stopped (and verified) afterwards."""
+def running(web_options=""):
+    """An MCP server process and a gateway in front of it, stopped (and verified) afterwards.
+    `web_options` is appended to the `web` server's configuration (`, pins: file`)."""
     with tempfile.TemporaryDirectory(prefix="warden-e2e-mcp-") as workdir:
         upstream = McpServerProcess(workdir)
         try:
-            gw = McpGateway(workdir, upstream.url, extra)
+            gw = McpGateway(workdir, upstream.url, web_options)
             try:
                 yield upstream, gw
             finally:
