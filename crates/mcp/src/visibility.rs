@@ -18,7 +18,7 @@
 //! some arguments of which are denied is the conservative direction (a call is never released
 //! because a tool was listed).
 
-use warden_policy::{Action, ActionKind, Bundle, Outcome, Rule, glob_match};
+use warden_policy::{Action, Bundle, Outcome, Rule, glob_match};
 
 /// Fact paths (and prefixes) that do not depend on a call's arguments.
 const INDEPENDENT: [&str; 7] = [
@@ -63,7 +63,6 @@ fn applies(rule: &Rule, action: &Action) -> bool {
 /// Whether the policy denies `action`'s tool for every possible argument (see the module docs).
 /// `action` should be the `mcp_call` without arguments.
 pub fn denied_for_every_argument(bundle: &Bundle, action: &Action) -> bool {
-    debug_assert_eq!(action.kind, ActionKind::McpCall);
     let decision = bundle.evaluate(action);
     if decision.outcome != Outcome::Deny {
         return false;
@@ -86,7 +85,7 @@ pub fn denied_for_every_argument(bundle: &Bundle, action: &Action) -> bool {
 #[allow(clippy::unwrap_used)]
 mod tests {
     use super::*;
-    use warden_policy::{SourceFile, Tool};
+    use warden_policy::{ActionKind, SourceFile, Tool};
 
     fn bundle(text: &str) -> Bundle {
         Bundle::load(&[SourceFile {

@@ -127,13 +127,14 @@ pub(super) async fn tools_call(
             "no policy bundle is loaded; nothing is released",
         );
     };
-    let mut def = srv.definition(&name);
-    if def.is_none() {
-        if let Err(e) = list::refresh(gw, srv).await {
-            return Answer::upstream(&id, &e);
-        }
-        def = srv.definition(&name);
+    // The definition is checked against its pin as the server gives it now: listed again when
+    // unknown or when the last listing is older than the catalog's time to live.
+    if (srv.definition(&name).is_none() || srv.catalog_stale())
+        && let Err(e) = list::refresh(gw, srv).await
+    {
+        return Answer::upstream(&id, &e);
     }
+    let def = srv.definition(&name);
     let ctx = Context {
         identity: identity.clone(),
         provider: srv.name.clone(),

@@ -33,6 +33,7 @@ pub(super) async fn tools_list(
             "no policy bundle is loaded; no tool is shown",
         );
     };
+    let first_page = message.params().and_then(|p| p.get("cursor")).is_none();
     let mut answer = match srv
         .upstream
         .request(message.into_value(), srv.timeout())
@@ -49,6 +50,13 @@ pub(super) async fn tools_list(
         if hidden > 0 {
             tracing::debug!(server = %srv.name, agent = %identity.agent.id, hidden, "tools/list filtered");
         }
+    }
+    if first_page
+        && answer
+            .pointer("/result/nextCursor")
+            .is_none_or(Value::is_null)
+    {
+        srv.mark_listed();
     }
     record_pin_events(gw, events).await;
     Answer::ok(answer)
@@ -115,6 +123,7 @@ pub(super) async fn record_pin_events(gw: &Gateway, events: Vec<ledger::ToolPin>
 /// Lists the server's tools for Warden itself (every page), remembering and pinning them.
 pub(super) async fn refresh(gw: &Gateway, srv: &McpServerState) -> Result<(), UpstreamError> {
     let tools = srv.upstream.list_tools(srv.timeout()).await?;
+    srv.mark_listed();
     let mut events = Vec::new();
     for def in &tools {
         shown(srv, None, def, &mut events);

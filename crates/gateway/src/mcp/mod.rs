@@ -45,6 +45,8 @@ use upstream::Upstream;
 pub const SESSION_HEADER: &str = "mcp-session-id";
 /// Interval of keep-alive comments on a GET stream.
 const KEEPALIVE: Duration = Duration::from_secs(15);
+/// How long tool definitions from a listing are trusted before a call lists them again.
+const CATALOG_TTL: Duration = Duration::from_secs(30);
 
 /// One configured upstream server and what Warden knows about it.
 #[derive(Debug)]
@@ -59,12 +61,27 @@ pub struct McpServerState {
     pub pins: ServerPins,
     /// Tool definitions as last listed, by name.
     catalog: Mutex<HashMap<String, Value>>,
+    /// When the server's tools were last listed (by an agent or by Warden).
+    listed: Mutex<Option<std::time::Instant>>,
 }
 
 impl McpServerState {
     /// The upstream time limit.
     pub fn timeout(&self) -> Duration {
         Duration::from_millis(self.config.timeout_ms)
+    }
+
+    /// Whether the remembered definitions are older than [`CATALOG_TTL`] (or there are none).
+    fn catalog_stale(&self) -> bool {
+        self.listed
+            .lock()
+            .map_or(true, |l| l.is_none_or(|at| at.elapsed() > CATALOG_TTL))
+    }
+
+    fn mark_listed(&self) {
+        if let Ok(mut l) = self.listed.lock() {
+            *l = Some(std::time::Instant::now());
+        }
     }
 
     fn remember(&self, definition: &Value) {
@@ -120,6 +137,7 @@ impl McpGateway {
                     upstream,
                     pins,
                     catalog: Mutex::new(HashMap::new()),
+                    listed: Mutex::new(None),
                 }),
             );
         }
@@ -330,7 +348,8 @@ async fn post_message(
     let era = Era::of(version, &message);
     let mut session_id = None;
     match era {
-        Era::Stateless => {
+        // Header requirements for notifications are undefined in 2026-07-28; requests are checked.
+        Era::Stateless if message.kind() == MessageKind::Request => {
             let checked = warden_mcp::check_headers(
                 StatelessHeaders {
                     protocol_version: version,
@@ -367,7 +386,7 @@ async fn post_message(
             }
             session_id = Some(id.to_owned());
         }
-        Era::Session => {}
+        Era::Session | Era::Stateless => {}
     }
     if message.kind() != MessageKind::Request {
         // Notifications and responses from the agent are accepted and not relayed: Warden keeps
