@@ -345,3 +345,69 @@ async fn record_result(
         .await
         .map(|a| a.receipt)
 }
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used)]
+mod tests {
+    use super::*;
+
+    fn released(read_only: bool) -> Decision {
+        Decision {
+            outcome: Outcome::AllowWithConstraints,
+            rules: vec!["notes".into()],
+            reason: "Notes run read-only.".into(),
+            matched: Vec::new(),
+            constraints: policy::Constraints {
+                read_only,
+                ..policy::Constraints::default()
+            },
+            approvals: Vec::new(),
+            rewrite: None,
+            errors: Vec::new(),
+            defaulted: false,
+            bundle: "sha256:b".into(),
+        }
+    }
+
+    #[test]
+    fn read_only_refuses_tools_not_declared_read_only() {
+        let unannotated = json!({"name": "write_note"});
+        let refused = constrain(released(true), &unannotated, "write_note");
+        assert_eq!(refused.outcome, Outcome::Deny);
+        assert_eq!(
+            refused.rules,
+            vec!["notes".to_owned(), READ_ONLY_RULE.to_owned()]
+        );
+        assert!(refused.reason.contains("not annotated read-only"));
+        let reader = json!({"name": "read", "annotations": {"readOnlyHint": true}});
+        assert_eq!(
+            constrain(released(true), &reader, "read").outcome,
+            Outcome::AllowWithConstraints
+        );
+        assert_eq!(
+            constrain(released(false), &unannotated, "write_note").outcome,
+            Outcome::AllowWithConstraints
+        );
+    }
+
+    #[test]
+    fn arguments_must_be_an_object() {
+        let message = |params: &str| {
+            Message::parse(
+                format!(r#"{{"jsonrpc":"2.0","id":1,"method":"tools/call","params":{params}}}"#)
+                    .as_bytes(),
+            )
+            .unwrap()
+        };
+        assert_eq!(
+            name_and_args(&message(r#"{"name":"t"}"#)).unwrap(),
+            ("t".to_owned(), json!({}))
+        );
+        assert_eq!(
+            name_and_args(&message(r#"{"name":"t","arguments":{"a":1}}"#)).unwrap(),
+            ("t".to_owned(), json!({"a": 1}))
+        );
+        assert!(name_and_args(&message(r#"{"name":"t","arguments":[1]}"#)).is_err());
+        assert!(name_and_args(&message(r#"{"arguments":{}}"#)).is_err());
+    }
+}

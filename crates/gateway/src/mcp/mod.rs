@@ -574,3 +574,38 @@ async fn end_session(
         Err(e) => rpc_error(StatusCode::NOT_FOUND, None, INVALID_REQUEST, &e.to_string()),
     }
 }
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used, clippy::indexing_slicing)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn discover_is_built_from_the_servers_initialize_result() {
+        let init = json!({
+            "protocolVersion": "2025-11-25",
+            "capabilities": {"tools": {"listChanged": true}},
+            "serverInfo": {"name": "files", "version": "1"},
+            "instructions": "Use read_file.",
+        });
+        let discover = discover_result(&init);
+        assert_eq!(discover["supportedVersions"], json!(["2026-07-28"]));
+        assert_eq!(discover["capabilities"], init["capabilities"]);
+        assert_eq!(discover["serverInfo"], init["serverInfo"]);
+        assert_eq!(discover["instructions"], init["instructions"]);
+        assert_eq!(discover["resultType"], json!("complete"));
+    }
+
+    #[test]
+    fn the_stateless_envelope_is_not_forwarded() {
+        let mut message = Message::parse(
+            br#"{"jsonrpc":"2.0","id":1,"method":"tools/list","params":{"_meta":{"io.modelcontextprotocol/protocolVersion":"2026-07-28","progressToken":5},"x":1}}"#,
+        )
+        .unwrap();
+        strip_envelope(&mut message);
+        assert_eq!(
+            message.params().unwrap(),
+            &json!({"_meta": {"progressToken": 5}, "x": 1})
+        );
+    }
+}
