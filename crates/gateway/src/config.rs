@@ -16,10 +16,12 @@ use warden_policy::{Diagnostic, parse_duration_ms};
 mod approvals;
 mod authzen;
 mod egress;
+mod mcp;
 
 pub use approvals::{ApprovalSettings, RawApprovals, RawWebhook, Webhook, WebhookFormat};
 pub use authzen::{AuthzenSettings, RawAuthzen};
 pub use egress::{EgressSettings, RawEgress};
+pub use mcp::{McpServer, McpSettings, McpTransport, RawMcp, RawMcpServer, RawPinMode};
 
 /// The validated configuration.
 #[derive(Debug, Clone, PartialEq)]
@@ -48,6 +50,8 @@ pub struct Config {
     pub authzen: AuthzenSettings,
     /// The egress proxy, when configured.
     pub egress: Option<EgressSettings>,
+    /// The MCP gateway's upstream servers.
+    pub mcp: McpSettings,
 }
 
 /// An upstream LLM provider.
@@ -196,6 +200,9 @@ pub struct RawConfig {
     #[serde(default)]
     #[schemars(with = "Option<RawEgress>")]
     pub egress: Option<Spanned<RawEgress>>,
+    /// MCP servers agents reach through `/mcp/{server}`.
+    #[schemars(with = "RawMcp")]
+    pub mcp: Option<Spanned<RawMcp>>,
 }
 
 /// Listener addresses.
@@ -459,6 +466,7 @@ impl Validator<'_> {
         let approvals = self.approvals(raw.approvals.as_ref());
         let authzen = self.authzen(raw.authzen.as_ref(), &agents);
         let egress = self.egress(raw.egress.as_ref());
+        let mcp = self.mcp(raw.mcp.as_ref(), base, &data_dir);
         Config {
             listen,
             admin_listen,
@@ -472,6 +480,7 @@ impl Validator<'_> {
             approvals,
             authzen,
             egress,
+            mcp,
         }
     }
 

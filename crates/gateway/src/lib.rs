@@ -1,5 +1,5 @@
 //! Warden's enforcement points and what they share: the `warden.yaml` configuration, the
-//! listeners, and the LLM gateway (MCP, egress and AuthZEN to come) built on the policy engine,
+//! listeners, and the LLM and MCP gateways (egress and AuthZEN to come) built on the policy engine,
 //! the ledger and the store.
 //!
 //! The decision logic lives in `warden-policy`, the wire formats in `warden-llm` and the evidence
@@ -14,6 +14,7 @@ pub mod egress;
 pub mod halt;
 pub mod identity;
 pub mod llm;
+pub mod mcp;
 pub mod policy_holder;
 pub mod policy_source;
 pub mod reload;

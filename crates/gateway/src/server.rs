@@ -23,6 +23,7 @@ pub fn router(gw: Arc<Gateway>) -> Router {
         .route("/v1/models", get(llm::models::list))
         .route("/healthz", get(|| async { "ok\n" }))
         .merge(crate::authzen::routes())
+        .merge(crate::mcp::routes())
         .fallback(not_found)
         .with_state(gw)
 }
@@ -63,6 +64,7 @@ pub async fn serve(
                 .await
         })
     });
+    let mcp = gw.clone();
     let served = axum::serve(agents.tap_io(no_delay), router(gw))
         .with_graceful_shutdown(until(stopped))
         .await;
@@ -75,6 +77,7 @@ pub async fn serve(
     }
     watcher.abort();
     expirer.abort();
+    mcp.mcp.shutdown().await;
     served
 }
 

@@ -40,6 +40,8 @@ pub struct Gateway {
     pub approvals: Approvals,
     /// The kill switch.
     pub halts: Halts,
+    /// The MCP gateway's upstream servers and agent sessions.
+    pub mcp: crate::mcp::McpGateway,
     /// SIGHUP, registered when the gateway is built so that one sent as soon as it listens is
     /// not lost; taken by the reload watcher.
     #[cfg(unix)]
@@ -137,7 +139,9 @@ impl Gateway {
         );
         #[cfg(unix)]
         let hangup = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::hangup()).ok();
+        let mcp = crate::mcp::McpGateway::new(&config, upstreams.client(), &ledger.public_key());
         Ok(Gateway {
+            mcp,
             #[cfg(unix)]
             hangup: std::sync::Mutex::new(hangup),
             operators,

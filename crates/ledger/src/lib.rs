@@ -29,6 +29,7 @@ pub use receipt::{
 };
 pub use record::{
     Action, ActionKind, Actor, Approval, ApprovalNeed, Cost, Decision, Event, Halt, KeyChange,
-    Outcome, Override, PolicyLoad, Record, RecordDraft, SCHEMA_VERSION, Verdict,
+    McpResult, Outcome, Override, PolicyLoad, Record, RecordDraft, SCHEMA_VERSION, ToolPin,
+    Verdict,
 };
 pub use verify::{InclusionProof, Problem, RecordEntry, Verifier, VerifyFailure, VerifyReport};

@@ -80,6 +80,10 @@ pub enum Event {
     PolicyLoad(PolicyLoad),
     /// A signing or verification key added, rotated or retired.
     KeyChange(KeyChange),
+    /// What an MCP server answered to a released `tools/call`.
+    McpResult(McpResult),
+    /// An MCP tool's pinned definition: pinned, found changed, or a change approved.
+    ToolPin(ToolPin),
 }
 
 /// The five policy outcomes.
@@ -285,6 +289,42 @@ pub struct KeyChange {
     /// Fingerprint of the key it replaces.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub previous_key_id: Option<String>,
+}
+
+/// The answer to a released MCP `tools/call`, recorded before the agent receives it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct McpResult {
+    /// Id of the decision record that released the call.
+    pub decision_id: String,
+    /// The MCP server.
+    pub server: String,
+    /// The tool.
+    pub tool: String,
+    /// `sha256:<hex>` of the canonical JSON of the arguments sent.
+    pub args_digest: String,
+    /// `sha256:<hex>` of the canonical JSON of the `result` (or `error`) received.
+    pub result_digest: String,
+    /// Whether the server reported failure (`isError: true`, or a JSON-RPC error).
+    #[serde(default)]
+    pub is_error: bool,
+}
+
+/// A change to an MCP tool's pin.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ToolPin {
+    /// The MCP server.
+    pub server: String,
+    /// The tool.
+    pub tool: String,
+    /// What happened: `pinned` (first sight), `changed` (the server now describes it
+    /// differently; the tool is hidden and refused), `approved` (an operator pinned the new
+    /// definition).
+    pub change: String,
+    /// The digest pinned before the event, if any.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub pinned_digest: Option<String>,
+    /// The digest of the definition the server now gives.
+    pub seen_digest: String,
 }
 
 /// A record before it is sealed: what the caller supplies. The writer adds seq, time and links.

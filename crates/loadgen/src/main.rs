@@ -1,16 +1,19 @@
-//! `warden-loadgen`: the load generator behind `bench/llm-gateway`.
+//! `warden-loadgen`: the load generator behind `bench/llm-gateway`, `bench/mcp-gateway` and
+//! `bench/authzen`.
 //!
-//! Three modes, each printing one JSON report on stdout:
+//! Each mode prints one JSON report on stdout:
 //! - `rate`: complete requests at a fixed open-loop rate; latency percentiles and throughput.
 //! - `ttft`: streamed requests at a fixed rate; time to first token.
 //! - `streams`: N streams at once; the server's resident memory before, during and after.
 //! - `closed`: N keep-alive connections in closed loops; answers and decisions per second and
 //!   latency (the AuthZEN benchmark, `bench/authzen`).
+//! - `mcp`: MCP `tools/call` requests at a fixed rate (and `mcp-server`, the upstream they go to).
 //!
-//! It speaks only the OpenAI Chat Completions wire format over plain HTTP and knows nothing of
-//! Warden's crates: the same requests go to the mock provider and to the gateway.
+//! It speaks only the OpenAI Chat Completions wire format (and MCP's JSON-RPC) over plain HTTP
+//! and knows nothing of Warden's crates: the same requests go to the upstream and to the gateway.
 
 mod closed_loop;
+mod mcp;
 mod open_loop;
 mod rate;
 mod rss;
@@ -71,6 +74,26 @@ enum Mode {
         /// The server process whose memory is sampled.
         #[arg(long)]
         pid: u32,
+    },
+    /// MCP `tools/call` (the `echo` tool) at a fixed open-loop rate: latency and throughput.
+    Mcp {
+        /// The MCP endpoint (a server's, or Warden's `/mcp/{server}`).
+        #[arg(long)]
+        url: String,
+        /// Bearer key, when the endpoint needs one (Warden).
+        #[arg(long)]
+        key: Option<String>,
+        /// Time limit for one call, in seconds.
+        #[arg(long, default_value_t = 60.0)]
+        timeout: f64,
+        #[command(flatten)]
+        pacing: Pacing,
+    },
+    /// A minimal MCP server (one `echo` tool) that answers at once: the benchmark's upstream.
+    McpServer {
+        /// Address to listen on.
+        #[arg(long, default_value = "127.0.0.1:0")]
+        listen: std::net::SocketAddr,
     },
 }
 
@@ -218,6 +241,19 @@ fn main() -> anyhow::Result<()> {
             let report = streams::run(&runtime, endpoint.target()?, streams, rounds, pid)?;
             print(&report)
         }
+        Mode::Mcp {
+            url,
+            key,
+            timeout,
+            pacing,
+        } => {
+            let timeout = seconds(timeout, "--timeout")?;
+            let target = runtime
+                .block_on(mcp::McpTarget::connect(&url, key, timeout))
+                .with_context(|| format!("opening an MCP session at {url}"))?;
+            print(&mcp::run(&runtime, target, pacing.schedule()?))
+        }
+        Mode::McpServer { listen } => runtime.block_on(mcp::serve(listen)),
     }
 }
 

@@ -46,7 +46,8 @@ pub fn run(runtime: &Runtime, target: Target, schedule: Schedule, expect: String
     report(&schedule, &run)
 }
 
-fn report(schedule: &Schedule, run: &Run<()>) -> RateReport {
+/// The report of a fixed-rate run whose requests produce nothing but success or failure.
+pub(crate) fn report(schedule: &Schedule, run: &Run<()>) -> RateReport {
     let mut latency = Samples::default();
     let mut errors = BTreeMap::new();
     let mut sent = 0;

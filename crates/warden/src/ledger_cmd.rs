@@ -6,7 +6,7 @@
 
 mod bench;
 mod browse;
-mod keyfile;
+pub(crate) mod keyfile;
 mod source;
 mod time;
 mod verify;

@@ -9,6 +9,7 @@ mod agents_cmd;
 mod approvals_cmd;
 mod keys_cmd;
 mod ledger_cmd;
+mod mcp_cmd;
 mod mock_cmd;
 mod output;
 mod policy_cmd;
@@ -54,6 +55,8 @@ enum Command {
     Approvals(approvals_cmd::ApprovalsArgs),
     /// List agents and halt or resume them (the kill switch) through the admin API.
     Agents(agents_cmd::AgentsArgs),
+    /// Pin MCP servers' tool definitions and approve changed ones.
+    Mcp(mcp_cmd::McpArgs),
 }
 
 fn main() -> ExitCode {
@@ -68,6 +71,7 @@ fn main() -> ExitCode {
         Command::Admin(args) => admin_cmd::run(args),
         Command::Approvals(args) => approvals_cmd::run(args),
         Command::Agents(args) => agents_cmd::run(args),
+        Command::Mcp(args) => mcp_cmd::run(args),
     };
     match result {
         Ok(code) => code,

@@ -7,6 +7,7 @@
 
 mod agents;
 mod approvals;
+mod mcp;
 
 use std::sync::Arc;
 
@@ -33,6 +34,10 @@ pub fn router(gw: Arc<Gateway>) -> Router {
         .route("/v1/agents/{id}/resume", post(agents::resume))
         .route("/v1/halt", post(agents::halt_all))
         .route("/v1/resume", post(agents::resume_all))
+        .route(
+            "/v1/mcp/servers/{server}/tools/{tool}/approve-change",
+            post(mcp::approve),
+        )
         .route("/healthz", get(|| async { "ok\n" }))
         .fallback(|uri: Uri| async move {
             ApiError::new(

@@ -1,0 +1,177 @@
+"""Processes and clients for the MCP gateway end-to-end tests (test_mcp_*.py).
+
+A module gets: the SDK's MCP server (data/mcp/server.py) over Streamable HTTP, a `warden serve`
+with the MCP test bundle and two upstream servers — `web` (that HTTP server) and `local` (the same
+server as a stdio process Warden starts and supervises) — agent keys, and operator tokens. Agents
+reach the servers with the official SDK's client (`mcp.Client`) at `/mcp/web` and `/mcp/local`.
+"""
+
+import contextlib
+import json
+import os
+import pathlib
+import subprocess
+import sys
+import tempfile
+
+import httpx2
+from mcp import Client
+from mcp.client.streamable_http import create_mcp_http_client, streamable_http_client
+
+from gateway_harness import WARDEN, Listener, warden
+
+DATA = pathlib.Path(__file__).resolve().parent / "data" / "mcp"
+SERVER = DATA / "server.py"
+BUNDLE = DATA / "bundle"
+AGENT = "mcp-bot"
+OTHER_AGENT = "mcp-bot-2"
+LEGACY = "legacy"
+MODERN = "2026-07-28"
+
+
+class McpServerProcess:
+    """`server.py http`: the SDK's server on an ephemeral port."""
+
+    def __init__(self, workdir):
+        self.log_path = pathlib.Path(workdir) / "mcp-server.log"
+        self._log = open(self.log_path, "w")
+        self.proc = subprocess.Popen(
+            [sys.executable, str(SERVER), "http"], stdout=subprocess.PIPE, stderr=self._log, text=True
+        )
+        first = self.proc.stdout.readline().strip()
+        if not first.startswith("listening on "):
+            self.stop()
+            raise RuntimeError(f"server.py printed {first!r}: {self.log_path.read_text()}")
+        self.url = first.removeprefix("listening on ")
+
+    def stop(self):
+        if self.proc.poll() is None:
+            self.proc.terminate()
+            try:
+                self.proc.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait()
+        self.proc.stdout.close()
+        self._log.close()
+
+
+class AdminListener(Listener):
+    """`warden serve`: agents' address on the first stdout line, the admin one on the second."""
+
+    def _read_address(self):
+        url = super()._read_address()
+        second = self.proc.stdout.readline().strip()
+        if not second.startswith("admin on http://"):
+            raise RuntimeError(f"`warden serve` second line {second!r}: {self.log()}")
+        self.admin_url = second.removeprefix("admin on ")
+        return url
+
+
+class McpGateway:
+    """A `warden serve` fronting the `web` (HTTP) and `local` (stdio) MCP servers."""
+
+    OPERATORS = {"alice": ("approver", ["security-team"]), "dave": ("admin", []), "carol": ("auditor", [])}
+
+    def __init__(self, workdir, upstream_url, web_options=""):
+        self.workdir = pathlib.Path(workdir)
+        self.data_dir = self.workdir / "data"
+        self.config = self.workdir / "warden.yaml"
+        command = json.dumps([sys.executable, str(SERVER), "stdio"])
+        self.config.write_text(
+            f"""\
+listen: {{ agents: "127.0.0.1:0", admin: "127.0.0.1:0" }}
+data_dir: ./data
+policy: {{ bundle: {json.dumps(str(BUNDLE))} }}
+agents:
+  {AGENT}: {{ tenant: acme, team: qa }}
+  {OTHER_AGENT}: {{ tenant: acme, team: qa }}
+approvals: {{ wait: 30s }}
+mcp:
+  servers:
+    web: {{ url: "{upstream_url}", timeout: 20s{web_options} }}
+    local: {{ command: {command}, timeout: 20s }}
+"""
+        )
+        self.env = dict(os.environ)
+        self.keys = {a: self._one_line("keys", "create", "--agent", a) for a in (AGENT, OTHER_AGENT)}
+        self.tokens = {
+            name: self._one_line(
+                "admin", "token", "create", "--name", name, "--role", role, *[x for g in groups for x in ("--group", g)]
+            )
+            for name, (role, groups) in self.OPERATORS.items()
+        }
+        self.server = AdminListener(["serve", "--config", str(self.config)], self.workdir / "serve.log", env=self.env)
+        self.url = self.server.url
+        self.admin_url = self.server.admin_url
+        self.stopped = False
+
+    def _one_line(self, *args):
+        out = warden(*args, "--config", str(self.config), env=self.env).stdout.strip()
+        assert out and "\n" not in out, f"`warden {' '.join(args)}` printed {out!r}"
+        return out
+
+    def endpoint(self, server):
+        return f"{self.url}/mcp/{server}"
+
+    @contextlib.asynccontextmanager
+    async def client(self, server, mode=LEGACY, agent=AGENT, **options):
+        """The SDK's client, through Warden, authenticated with the agent's Warden key."""
+        headers = {"Authorization": f"Bearer {self.keys[agent]}"}
+        async with create_mcp_http_client(headers=headers) as http:
+            transport = streamable_http_client(self.endpoint(server), http_client=http)
+            async with Client(transport, mode=mode, **options) as client:
+                yield client
+
+    def cli(self, operator, *args):
+        """`warden ARGS` against the admin API as `operator`."""
+        env = dict(self.env, WARDEN_ADMIN_URL=self.admin_url, WARDEN_ADMIN_TOKEN=self.tokens[operator])
+        return subprocess.run([WARDEN, *args], capture_output=True, text=True, env=env, timeout=60)
+
+    def log(self):
+        return self.server.log()
+
+    def stop(self):
+        self.stopped = True
+        return self.server.stop()
+
+    def verify(self):
+        return warden("ledger", "verify", "--data-dir", str(self.data_dir), check=False)
+
+    def records(self):
+        out = warden("ledger", "tail", "-n", "1000000", "--data-dir", str(self.data_dir)).stdout
+        return [json.loads(line)["record"] for line in out.splitlines() if line.strip()]
+
+
+def direct_client(url, mode=LEGACY):
+    """The SDK's client straight to the server (the attacker's path, and the benchmark's baseline)."""
+    return Client(url, mode=mode)
+
+
+def text_of(result):
+    """The text content of a tool result."""
+    return "".join(getattr(c, "text", "") for c in result.content)
+
+
+def stop_and_verify(gw):
+    code = gw.stop()
+    assert code == 0, f"warden serve exited {code}: {gw.log()[-4000:]}"
+    verified = gw.verify()
+    assert verified.returncode == 0, f"ledger verify failed: {verified.stdout}{verified.stderr}"
+
+
+@contextlib.contextmanager
+def running(web_options=""):
+    """An MCP server process and a gateway in front of it, stopped (and verified) afterwards.
+    `web_options` is appended to the `web` server's configuration (`, pins: file`)."""
+    with tempfile.TemporaryDirectory(prefix="warden-e2e-mcp-") as workdir:
+        upstream = McpServerProcess(workdir)
+        try:
+            gw = McpGateway(workdir, upstream.url, web_options)
+            try:
+                yield upstream, gw
+            finally:
+                if not gw.stopped:
+                    stop_and_verify(gw)
+        finally:
+            upstream.stop()
