@@ -1,0 +1,95 @@
+//! Token counting for reservations. OpenAI models are counted with their own tokenizer
+//! (tiktoken); every other model with a conservative estimate of one token per three bytes,
+//! which no mainstream tokenizer undercuts on ordinary text. Counts feed the worst case a
+//! reservation covers; settlement always uses the provider's own figures.
+
+use tiktoken_rs::CoreBPE;
+
+/// Bytes per estimated token for models without a known tokenizer.
+const BYTES_PER_TOKEN: u64 = 3;
+
+/// Counts tokens the way one model's tokenizer would (or conservatively estimates them).
+#[derive(Clone, Copy)]
+pub struct TokenCounter {
+    bpe: Option<&'static CoreBPE>,
+}
+
+impl std::fmt::Debug for TokenCounter {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("TokenCounter")
+            .field("tiktoken", &self.bpe.is_some())
+            .finish()
+    }
+}
+
+impl TokenCounter {
+    /// The counter for `model`: tiktoken when it is an OpenAI model tiktoken knows (a provider
+    /// prefix such as `openai/` is ignored), the estimate otherwise. The first use of each
+    /// tokenizer loads its vocabulary (tens of milliseconds); see [`TokenCounter::warm`].
+    #[must_use]
+    pub fn for_model(model: &str) -> TokenCounter {
+        let bare = model.rsplit_once('/').map_or(model, |(_, name)| name);
+        let bpe = tiktoken_rs::tokenizer::get_tokenizer(bare)
+            .and_then(|t| tiktoken_rs::bpe_for_tokenizer(t).ok());
+        TokenCounter { bpe }
+    }
+
+    /// The estimating counter (one token per three bytes, rounded up).
+    #[must_use]
+    pub fn estimate() -> TokenCounter {
+        TokenCounter { bpe: None }
+    }
+
+    /// Loads the tokenizers of current OpenAI models, so the first request does not pay for it.
+    pub fn warm() {
+        for model in ["gpt-4o", "gpt-4"] {
+            let _ = TokenCounter::for_model(model).count("warm");
+        }
+    }
+
+    /// Whether this counter uses the model's own tokenizer.
+    #[must_use]
+    pub fn is_exact(&self) -> bool {
+        self.bpe.is_some()
+    }
+
+    /// Tokens in `text`.
+    #[must_use]
+    pub fn count(&self, text: &str) -> u64 {
+        match self.bpe {
+            Some(bpe) => u64::try_from(bpe.count_ordinary(text)).unwrap_or(u64::MAX),
+            None => estimate(text.len()),
+        }
+    }
+}
+
+/// One token per three bytes, rounded up.
+fn estimate(bytes: usize) -> u64 {
+    u64::try_from(bytes)
+        .unwrap_or(u64::MAX)
+        .div_ceil(BYTES_PER_TOKEN)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn openai_models_use_their_tokenizer() {
+        let counter = TokenCounter::for_model("gpt-4o-mini-2024-07-18");
+        assert!(counter.is_exact());
+        assert_eq!(counter.count("hello world"), 2);
+        assert!(TokenCounter::for_model("openai/gpt-4.1").is_exact());
+    }
+
+    #[test]
+    fn other_models_are_estimated_conservatively() {
+        let counter = TokenCounter::for_model("claude-sonnet-4-5");
+        assert!(!counter.is_exact());
+        assert_eq!(counter.count("hello world"), 4);
+        assert_eq!(counter.count(""), 0);
+        // The estimate is never below tiktoken's count of ordinary English.
+        let text = "The quick brown fox jumps over the lazy dog, twice, before breakfast.";
+        assert!(counter.count(text) >= TokenCounter::for_model("gpt-4o").count(text));
+    }
+}
