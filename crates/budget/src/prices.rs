@@ -74,7 +74,7 @@ impl UsdPrice {
     ///
     /// # Errors
     /// [`PriceError`] naming `model` when an amount is out of range or no output is allowed.
-    pub fn to_price(&self, model: &str) -> Result<Price, PriceError> {
+    pub fn to_price(self, model: &str) -> Result<Price, PriceError> {
         let money = |usd: f64| {
             Micros::from_usd(usd).map_err(|source| PriceError::Amount {
                 model: model.to_owned(),

@@ -120,9 +120,7 @@ mod tests {
 
     #[test]
     fn scopes_round_trip_through_their_text_form() {
-        let key: ScopeKey = "run:4f2c:retry-1"
-            .parse()
-            .unwrap_or_else(|e| unreachable(e));
+        let key: ScopeKey = "run:4f2c:retry-1".parse().unwrap_or_else(unreachable);
         assert_eq!(key.kind, ScopeKind::Run);
         assert_eq!(key.id, "4f2c:retry-1");
         assert_eq!(key.to_string(), "run:4f2c:retry-1");
