@@ -24,7 +24,8 @@ pub use hash::{Hash, leaf_hash, node_hash};
 pub use keys::{Jwk, KeyError, LedgerPublicKey, LedgerSigningKey};
 pub use receipt::{ReceiptClaims, ReceiptError, sign_receipt, verify_receipt};
 pub use record::{
-    Action, ActionKind, Actor, Approval, ApprovalNeed, Cost, Decision, Event, Halt, KeyChange,
-    Outcome, Override, PolicyLoad, Record, RecordDraft, SCHEMA_VERSION, Verdict,
+    Action, ActionKind, Actor, Approval, ApprovalNeed, BudgetBalance, BudgetSpend, Cost, Decision,
+    Event, Halt, KeyChange, Outcome, Override, PolicyLoad, Record, RecordDraft, SCHEMA_VERSION,
+    SpendOutcome, Verdict,
 };
 pub use verify::{InclusionProof, Problem, RecordEntry, Verifier, VerifyFailure, VerifyReport};
