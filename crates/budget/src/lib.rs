@@ -17,7 +17,7 @@ mod window;
 
 pub use money::{Micros, MoneyError};
 pub use plan::{Plan, PlanError, Sizing};
-pub use prices::{Price, PriceError, PriceTable};
+pub use prices::{Price, PriceError, PriceTable, UsdPrice};
 pub use scope::{ScopeError, ScopeKey, ScopeKind};
 pub use tokens::TokenCounter;
-pub use window::{Period, Window, WindowError};
+pub use window::{Period, Window, WindowError, utc_timestamp};

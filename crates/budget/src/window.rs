@@ -99,6 +99,20 @@ impl FromStr for Window {
     }
 }
 
+/// `ms` (Unix milliseconds) as an RFC 3339 UTC timestamp to the second (`2026-03-16T00:00:00Z`).
+#[must_use]
+pub fn utc_timestamp(ms: u64) -> String {
+    let secs = ms / 1000;
+    let (year, month, day) = civil_from_days(secs / 86_400);
+    let in_day = secs % 86_400;
+    format!(
+        "{year:04}-{month:02}-{day:02}T{:02}:{:02}:{:02}Z",
+        in_day / 3600,
+        in_day % 3600 / 60,
+        in_day % 60
+    )
+}
+
 /// Year, month (1–12) and day (1–31) of a day count since 1970-01-01 (H. Hinnant's algorithm,
 /// restricted to dates after the epoch).
 fn civil_from_days(days: u64) -> (u64, u64, u64) {
@@ -151,6 +165,12 @@ mod tests {
         let leap = Window::Month.period(1_709_251_199_000); // 2024-02-29T23:59:59Z
         assert_eq!(leap.start_ms, 1_706_745_600_000); // 2024-02-01
         assert_eq!(leap.end_ms, Some(1_709_251_200_000)); // 2024-03-01
+    }
+
+    #[test]
+    fn timestamps_are_rfc3339_utc() {
+        assert_eq!(utc_timestamp(MID_MARCH), "2026-03-15T13:45:00Z");
+        assert_eq!(utc_timestamp(0), "1970-01-01T00:00:00Z");
     }
 
     #[test]

@@ -14,8 +14,10 @@ use serde_saphyr::{Location, Spanned};
 use warden_policy::{Diagnostic, parse_duration_ms};
 
 mod approvals;
+mod budgets;
 
 pub use approvals::{ApprovalSettings, RawApprovals, RawWebhook, Webhook, WebhookFormat};
+pub use budgets::{BudgetSettings, ConfiguredLimit, RawBudgets, RawLimit, RawPrice, Unpriced};
 
 /// The validated configuration.
 #[derive(Debug, Clone, PartialEq)]
@@ -40,6 +42,8 @@ pub struct Config {
     pub ledger: LedgerSettings,
     /// Human approval of held calls.
     pub approvals: ApprovalSettings,
+    /// Budgets; `None` when the section is absent (budgets off).
+    pub budgets: Option<BudgetSettings>,
 }
 
 /// An upstream LLM provider.
@@ -180,6 +184,10 @@ pub struct RawConfig {
     #[serde(default)]
     #[schemars(with = "RawApprovals")]
     pub approvals: Option<Spanned<RawApprovals>>,
+    /// Budgets: limits, prices, reservations. Absent: budgets are off.
+    #[serde(default)]
+    #[schemars(with = "Option<RawBudgets>")]
+    pub budgets: Option<Spanned<RawBudgets>>,
 }
 
 /// Listener addresses.
@@ -441,6 +449,7 @@ impl Validator<'_> {
         let limits = self.limits(raw.limits.as_ref());
         let ledger = self.ledger(raw.ledger.as_ref());
         let approvals = self.approvals(raw.approvals.as_ref());
+        let budgets = self.budgets(raw.budgets.as_ref());
         Config {
             listen,
             admin_listen,
@@ -452,6 +461,7 @@ impl Validator<'_> {
             limits,
             ledger,
             approvals,
+            budgets,
         }
     }
 

@@ -8,6 +8,7 @@
 
 pub mod admin;
 pub mod approvals;
+pub mod budget;
 pub mod config;
 pub mod halt;
 pub mod identity;

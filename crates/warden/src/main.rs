@@ -7,6 +7,7 @@ mod admin_client;
 mod admin_cmd;
 mod agents_cmd;
 mod approvals_cmd;
+mod budgets_cmd;
 mod keys_cmd;
 mod ledger_cmd;
 mod mock_cmd;
@@ -48,6 +49,8 @@ enum Command {
     Approvals(approvals_cmd::ApprovalsArgs),
     /// List agents and halt or resume them (the kill switch) through the admin API.
     Agents(agents_cmd::AgentsArgs),
+    /// List, show, set and reset budgets (limits, spending, reset times) through the admin API.
+    Budgets(budgets_cmd::BudgetsArgs),
 }
 
 fn main() -> ExitCode {
@@ -62,6 +65,7 @@ fn main() -> ExitCode {
         Command::Admin(args) => admin_cmd::run(args),
         Command::Approvals(args) => approvals_cmd::run(args),
         Command::Agents(args) => agents_cmd::run(args),
+        Command::Budgets(args) => budgets_cmd::run(args),
     };
     match result {
         Ok(code) => code,

@@ -7,6 +7,7 @@
 
 mod agents;
 mod approvals;
+mod budgets;
 
 use std::sync::Arc;
 
@@ -33,6 +34,7 @@ pub fn router(gw: Arc<Gateway>) -> Router {
         .route("/v1/agents/{id}/resume", post(agents::resume))
         .route("/v1/halt", post(agents::halt_all))
         .route("/v1/resume", post(agents::resume_all))
+        .merge(budget_routes())
         .route("/healthz", get(|| async { "ok\n" }))
         .fallback(|uri: Uri| async move {
             ApiError::new(
@@ -42,6 +44,14 @@ pub fn router(gw: Arc<Gateway>) -> Router {
             )
         })
         .with_state(gw)
+}
+
+/// `/v1/budgets` routes.
+fn budget_routes() -> Router<Arc<Gateway>> {
+    Router::new()
+        .route("/v1/budgets", get(budgets::list))
+        .route("/v1/budgets/{scope}", get(budgets::show).post(budgets::set))
+        .route("/v1/budgets/{scope}/reset", post(budgets::reset))
 }
 
 /// An admin API error.
