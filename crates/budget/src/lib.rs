@@ -19,5 +19,5 @@ pub use money::{Micros, MoneyError};
 pub use plan::{Plan, PlanError, Sizing};
 pub use prices::{Price, PriceError, PriceTable, UsdPrice};
 pub use scope::{ScopeError, ScopeKey, ScopeKind};
-pub use tokens::TokenCounter;
+pub use tokens::{StreamCount, TokenCounter};
 pub use window::{Period, Window, WindowError, utc_timestamp};

@@ -5,8 +5,13 @@
 
 use tiktoken_rs::CoreBPE;
 
-/// Bytes per estimated token for models without a known tokenizer.
+/// Bytes per estimated token for models without a known tokenizer, when an upper bound is
+/// needed (the input a reservation covers).
 const BYTES_PER_TOKEN: u64 = 3;
+
+/// Bytes per token of ordinary text, for metering output as it streams (see
+/// [`TokenCounter::stream_tokens`]).
+const TYPICAL_BYTES_PER_TOKEN: u64 = 4;
 
 /// Counts tokens the way one model's tokenizer would (or conservatively estimates them).
 #[derive(Clone, Copy)]
@@ -63,6 +68,34 @@ impl TokenCounter {
     }
 }
 
+impl TokenCounter {
+    /// Tokens in a stream's output so far, given the text of its latest delta and the running
+    /// totals: with the model's tokenizer, the sum over deltas; otherwise one token per four
+    /// bytes of all output (ordinary text), so a stream the provider ends at `max_tokens` is not
+    /// cut short by a pessimistic estimate. Returns the new total.
+    pub fn stream_tokens(&self, running: &mut StreamCount, delta: &str) -> u64 {
+        running.bytes = running
+            .bytes
+            .saturating_add(u64::try_from(delta.len()).unwrap_or(u64::MAX));
+        running.tokens = match self.bpe {
+            Some(bpe) => running
+                .tokens
+                .saturating_add(u64::try_from(bpe.count_ordinary(delta)).unwrap_or(u64::MAX)),
+            None => running.bytes.div_ceil(TYPICAL_BYTES_PER_TOKEN),
+        };
+        running.tokens
+    }
+}
+
+/// Running totals of a metered stream.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct StreamCount {
+    /// Output bytes so far.
+    pub bytes: u64,
+    /// Output tokens so far.
+    pub tokens: u64,
+}
+
 /// One token per three bytes, rounded up.
 fn estimate(bytes: usize) -> u64 {
     u64::try_from(bytes)
@@ -80,6 +113,19 @@ mod tests {
         assert!(counter.is_exact());
         assert_eq!(counter.count("hello world"), 2);
         assert!(TokenCounter::for_model("openai/gpt-4.1").is_exact());
+    }
+
+    #[test]
+    fn streams_are_metered_over_their_whole_output() {
+        let estimate = TokenCounter::estimate();
+        let mut running = StreamCount::default();
+        assert_eq!(estimate.stream_tokens(&mut running, "abcde"), 2);
+        assert_eq!(estimate.stream_tokens(&mut running, "fgh"), 2);
+        assert_eq!(estimate.stream_tokens(&mut running, "i"), 3);
+        let exact = TokenCounter::for_model("gpt-4o");
+        let mut running = StreamCount::default();
+        assert_eq!(exact.stream_tokens(&mut running, "hello"), 1);
+        assert_eq!(exact.stream_tokens(&mut running, " world"), 2);
     }
 
     #[test]

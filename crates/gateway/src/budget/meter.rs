@@ -2,7 +2,7 @@
 //! tokenizer (or the conservative estimate), and refuses the delta that would take the stream
 //! past the output tokens its reservation pays for.
 
-use warden_budget::TokenCounter;
+use warden_budget::{StreamCount, TokenCounter};
 use warden_llm::OutputMeter;
 
 /// Meters one stream's output against its reservation.
@@ -10,7 +10,7 @@ use warden_llm::OutputMeter;
 pub struct TokenMeter {
     counter: TokenCounter,
     allowance: u64,
-    used: u64,
+    used: StreamCount,
 }
 
 impl TokenMeter {
@@ -20,24 +20,23 @@ impl TokenMeter {
         TokenMeter {
             counter,
             allowance,
-            used: 0,
+            used: StreamCount::default(),
         }
     }
 }
 
 impl OutputMeter for TokenMeter {
     fn admit(&mut self, text: &str) -> bool {
-        let tokens = self.counter.count(text);
-        let total = self.used.saturating_add(tokens);
-        if total > self.allowance {
+        let mut next = self.used;
+        if self.counter.stream_tokens(&mut next, text) > self.allowance {
             return false;
         }
-        self.used = total;
+        self.used = next;
         true
     }
 
     fn admitted_tokens(&self) -> u64 {
-        self.used
+        self.used.tokens
     }
 }
 
@@ -48,11 +47,11 @@ mod tests {
     #[test]
     fn the_delta_that_would_overrun_is_refused() {
         let mut meter = TokenMeter::new(TokenCounter::estimate(), 4);
-        assert!(meter.admit("abcdef")); // 2 tokens
-        assert!(meter.admit("abc")); // 3
-        assert!(!meter.admit("abcd")); // would be 5
+        assert!(meter.admit("abcdef")); // 6 bytes: 2 tokens
+        assert!(meter.admit("abc")); // 9 bytes: 3
+        assert!(!meter.admit("abcdefgh")); // would be 17 bytes: 5
         assert_eq!(meter.admitted_tokens(), 3);
-        assert!(meter.admit("a")); // 4
+        assert!(meter.admit("abcdefg")); // 16 bytes: 4
         assert!(!meter.admit("a"));
     }
 }
