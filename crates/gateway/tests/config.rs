@@ -151,11 +151,23 @@ budgets:
 ",
     );
     let has = |s: &str| p.iter().any(|m| m.contains(s));
-    assert!(has("budgets.limits[0].scope: `user` is not a scope"), "{p:#?}");
-    assert!(has("budgets.limits[1].window: `week` is not a budget window"), "{p:#?}");
+    assert!(
+        has("budgets.limits[0].scope: `user` is not a scope"),
+        "{p:#?}"
+    );
+    assert!(
+        has("budgets.limits[1].window: `week` is not a budget window"),
+        "{p:#?}"
+    );
     assert!(has("budgets.limits[2].usd"), "{p:#?}");
-    assert!(has("budgets.prices.m: model `m`: max_output_tokens"), "{p:#?}");
-    assert!(has("budgets.reservation_ttl: `soon` is not a duration"), "{p:#?}");
+    assert!(
+        has("budgets.prices.m: model `m`: max_output_tokens"),
+        "{p:#?}"
+    );
+    assert!(
+        has("budgets.reservation_ttl: `soon` is not a duration"),
+        "{p:#?}"
+    );
 }
 
 #[test]
