@@ -15,11 +15,13 @@ use warden_policy::{Diagnostic, parse_duration_ms};
 
 mod approvals;
 mod authzen;
+mod budgets;
 mod egress;
 mod mcp;
 
 pub use approvals::{ApprovalSettings, RawApprovals, RawWebhook, Webhook, WebhookFormat};
 pub use authzen::{AuthzenSettings, RawAuthzen};
+pub use budgets::{BudgetSettings, ConfiguredLimit, RawBudgets, RawLimit, RawPrice, Unpriced};
 pub use egress::{EgressSettings, RawEgress};
 pub use mcp::{McpServer, McpSettings, McpTransport, RawMcp, RawMcpServer, RawPinMode};
 
@@ -52,6 +54,8 @@ pub struct Config {
     pub egress: Option<EgressSettings>,
     /// The MCP gateway's upstream servers.
     pub mcp: McpSettings,
+    /// Budgets; `None` when the section is absent (budgets off).
+    pub budgets: Option<BudgetSettings>,
 }
 
 /// An upstream LLM provider.
@@ -203,6 +207,9 @@ pub struct RawConfig {
     /// MCP servers agents reach through `/mcp/{server}`.
     #[schemars(with = "RawMcp")]
     pub mcp: Option<Spanned<RawMcp>>,
+    /// Budgets: limits, prices, reservations. Absent: budgets are off.
+    #[schemars(with = "Option<RawBudgets>")]
+    pub budgets: Option<Spanned<RawBudgets>>,
 }
 
 /// Listener addresses.
@@ -467,6 +474,7 @@ impl Validator<'_> {
         let authzen = self.authzen(raw.authzen.as_ref(), &agents);
         let egress = self.egress(raw.egress.as_ref());
         let mcp = self.mcp(raw.mcp.as_ref(), base, &data_dir);
+        let budgets = self.budgets(raw.budgets.as_ref());
         Config {
             listen,
             admin_listen,
@@ -481,6 +489,7 @@ impl Validator<'_> {
             authzen,
             egress,
             mcp,
+            budgets,
         }
     }
 

@@ -9,6 +9,7 @@
 pub mod admin;
 pub mod approvals;
 pub mod authzen;
+pub mod budget;
 pub mod config;
 pub mod egress;
 pub mod halt;

@@ -55,6 +55,10 @@ pub async fn serve(
     };
     let watcher = tokio::spawn(crate::reload::watch(gw.clone()));
     let expirer = tokio::spawn(expire_approvals(gw.clone()));
+    let budget_expirer = gw
+        .budgets
+        .clone()
+        .map(|b| tokio::spawn(crate::budget::expire_reservations(b)));
     let admin_server = admin.map(|listener| {
         let app = crate::admin::router(gw.clone());
         let until = until(stopped.clone());
@@ -78,6 +82,9 @@ pub async fn serve(
     watcher.abort();
     expirer.abort();
     mcp.mcp.shutdown().await;
+    if let Some(task) = budget_expirer {
+        task.abort();
+    }
     served
 }
 

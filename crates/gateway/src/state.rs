@@ -7,7 +7,8 @@ use std::path::Path;
 
 use tokio::sync::Semaphore;
 use warden_store::{
-    LedgerStore, SqliteApprovals, SqliteHalts, SqliteKeys, SqliteOperators, StoreError,
+    LedgerStore, SqliteApprovals, SqliteBudgets, SqliteHalts, SqliteKeys, SqliteOperators,
+    StoreError,
 };
 
 use crate::approvals::Approvals;
@@ -42,6 +43,8 @@ pub struct Gateway {
     pub halts: Halts,
     /// The MCP gateway's upstream servers and agent sessions.
     pub mcp: crate::mcp::McpGateway,
+    /// Budgets; `None` when the configuration has no `budgets:` section.
+    pub budgets: Option<Arc<crate::budget::Budgets>>,
     /// SIGHUP, registered when the gateway is built so that one sent as soon as it listens is
     /// not lost; taken by the reload watcher.
     #[cfg(unix)]
@@ -60,6 +63,8 @@ pub struct Stores {
     pub approvals: SqliteApprovals,
     /// Halted agents.
     pub halts: SqliteHalts,
+    /// Budget limits, spending and reservations.
+    pub budgets: SqliteBudgets,
 }
 
 impl Stores {
@@ -71,6 +76,7 @@ impl Stores {
             operators: SqliteOperators::open(db)?,
             approvals: SqliteApprovals::open(db)?,
             halts: SqliteHalts::open(db)?,
+            budgets: SqliteBudgets::open(db)?,
         })
     }
 }
@@ -112,6 +118,7 @@ impl Gateway {
             operators,
             approvals,
             halts,
+            budgets,
         } = stores;
         let policy = Arc::new(PolicyHolder::new(&config.bundle));
         let load = policy.reload();
@@ -130,6 +137,10 @@ impl Gateway {
                 "provider `{provider}`: environment variable {var} is not set; requests routed to it are refused"
             );
         }
+        let budgets = config
+            .budgets
+            .clone()
+            .map(|settings| crate::budget::Budgets::new(settings, budgets, ledger.clone()));
         let streams = usize::try_from(config.limits.max_concurrent_streams).unwrap_or(usize::MAX);
         let approvals = Approvals::new(
             approvals,
@@ -147,6 +158,7 @@ impl Gateway {
             operators,
             approvals,
             halts: Halts::load(halts)?,
+            budgets,
             streams: Arc::new(Semaphore::new(streams)),
             policy,
             ledger,

@@ -109,6 +109,68 @@ limits: { max_body: 8 mb, upstream_timeout: forever }
 }
 
 #[test]
+fn budgets_are_converted_to_micro_dollars_with_overridden_prices() {
+    let c = Config::load(&repo().join("examples/warden.yaml")).unwrap();
+    let b = c.budgets.expect("the example has budgets");
+    assert_eq!(b.limits.len(), 3);
+    assert_eq!(b.limits[0].kind, warden_budget::ScopeKind::Run);
+    assert_eq!(b.limits[0].id, None);
+    assert_eq!(b.limits[1].id.as_deref(), Some("billing-bot"));
+    assert_eq!(b.limits[1].window, warden_budget::Window::Day);
+    assert_eq!(b.limits[1].limit, warden_budget::Micros(20_000_000));
+    assert_eq!(b.reservation_ttl_ms, 600_000);
+    assert_eq!(b.unpriced, config::Unpriced::Refuse);
+    assert!(b.prices.lookup("gpt-4o-mini").is_some());
+
+    let c = Config::parse(
+        "w.yaml",
+        "policy: { bundle: p }\nbudgets:\n  prices: { gpt-4o: { input: 1, output: 2 }, local: { input: 0, output: 0 } }\n  unpriced_models: allow\n",
+        Path::new("/srv"),
+    )
+    .unwrap();
+    let b = c.budgets.unwrap();
+    let (_, price) = b.prices.lookup("gpt-4o-2024-08-06").unwrap();
+    assert_eq!(price.input, warden_budget::Micros(1_000_000));
+    assert_eq!(price.cached_input, price.input);
+    assert!(b.prices.lookup("local").is_some());
+    assert_eq!(b.unpriced, config::Unpriced::Allow);
+    assert!(b.limits.is_empty());
+}
+
+#[test]
+fn budget_errors_name_the_field() {
+    let p = problems(
+        "policy: { bundle: p }
+budgets:
+  limits:
+    - { scope: user, window: day, usd: 1 }
+    - { scope: agent, window: week, usd: 1 }
+    - { scope: agent, window: day, usd: -5 }
+  prices: { m: { input: 1, output: 1, max_output_tokens: 0 } }
+  reservation_ttl: soon
+",
+    );
+    let has = |s: &str| p.iter().any(|m| m.contains(s));
+    assert!(
+        has("budgets.limits[0].scope: `user` is not a scope"),
+        "{p:#?}"
+    );
+    assert!(
+        has("budgets.limits[1].window: `week` is not a budget window"),
+        "{p:#?}"
+    );
+    assert!(has("budgets.limits[2].usd"), "{p:#?}");
+    assert!(
+        has("budgets.prices.m: model `m`: max_output_tokens"),
+        "{p:#?}"
+    );
+    assert!(
+        has("budgets.reservation_ttl: `soon` is not a duration"),
+        "{p:#?}"
+    );
+}
+
+#[test]
 fn listeners_must_differ() {
     let p = problems(
         "policy: { bundle: p }\nlisten: { agents: '127.0.0.1:8080', admin: '127.0.0.1:8080' }\n",

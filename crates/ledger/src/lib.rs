@@ -28,8 +28,8 @@ pub use receipt::{
     ReceiptClaims, ReceiptError, sign_receipt, sign_receipt_with_nonce, verify_receipt,
 };
 pub use record::{
-    Action, ActionKind, Actor, Approval, ApprovalNeed, Cost, Decision, Event, Halt, KeyChange,
-    McpResult, Outcome, Override, PolicyLoad, Record, RecordDraft, SCHEMA_VERSION, ToolPin,
-    Verdict,
+    Action, ActionKind, Actor, Approval, ApprovalNeed, BudgetBalance, BudgetSpend, Cost, Decision,
+    Event, Halt, KeyChange, McpResult, Outcome, Override, PolicyLoad, Record, RecordDraft,
+    SCHEMA_VERSION, SpendOutcome, ToolPin, Verdict,
 };
 pub use verify::{InclusionProof, Problem, RecordEntry, Verifier, VerifyFailure, VerifyReport};

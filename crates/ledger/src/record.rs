@@ -84,6 +84,8 @@ pub enum Event {
     McpResult(McpResult),
     /// An MCP tool's pinned definition: pinned, found changed, or a change approved.
     ToolPin(ToolPin),
+    /// An LLM call's spending against its budgets: settled, or refused for lack of budget.
+    Budget(Box<BudgetSpend>),
 }
 
 /// The five policy outcomes.
@@ -204,6 +206,69 @@ pub struct Cost {
     /// Cost settled from the provider's usage figures.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub actual_micro_usd: Option<u64>,
+}
+
+/// How a call's budget reservation ended.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum SpendOutcome {
+    /// The call completed and was settled from the provider's usage figures.
+    Settled,
+    /// The stream was ended by Warden when its reservation was spent, then settled.
+    Cut,
+    /// The call failed or was abandoned; settled at what it can have cost (often nothing).
+    Aborted,
+    /// No reservation was possible: the call was refused (HTTP 402).
+    Refused,
+}
+
+/// One budget's state after a call.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct BudgetBalance {
+    /// `kind:id` (`agent:billing-bot`, `run:…`).
+    pub scope: String,
+    /// `day`, `month` or `total`.
+    pub window: String,
+    /// The limit per period.
+    pub limit_micro_usd: u64,
+    /// Settled spending in the period.
+    pub spent_micro_usd: u64,
+    /// Outstanding reservations in the period.
+    pub reserved_micro_usd: u64,
+    /// When the period ends (absent for `total`), Unix milliseconds.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub resets_ms: Option<u64>,
+}
+
+/// An LLM call's spending against its budgets.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct BudgetSpend {
+    /// Id of the call's request decision record.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub decision_id: Option<String>,
+    /// The model called.
+    pub model: String,
+    /// How the reservation ended.
+    pub outcome: SpendOutcome,
+    /// Reserved before the call.
+    pub reserved_micro_usd: u64,
+    /// Charged after it.
+    pub settled_micro_usd: u64,
+    /// Input tokens charged (the provider's figure when it reported one).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub input_tokens: Option<u64>,
+    /// Of which read from the provider's cache.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub cached_input_tokens: Option<u64>,
+    /// Output tokens charged.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub output_tokens: Option<u64>,
+    /// Every budget the call was held against, after it (for a refusal: the exhausted one).
+    #[serde(default)]
+    pub balances: Vec<BudgetBalance>,
+    /// Why, for a refusal or an abort.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub reason: Option<String>,
 }
 
 /// A human's answer to an approval request.

@@ -55,10 +55,20 @@ pub(crate) fn apply(response: &mut Value, outcomes: Vec<Outcome>) -> Result<(), 
 
 /// Usage of a complete Messages response.
 pub(crate) fn usage(response: &Value) -> Usage {
-    let usage = response.get("usage").unwrap_or(&Value::Null);
+    usage_fields(response.get("usage").unwrap_or(&Value::Null))
+}
+
+/// A Messages `usage` object. Anthropic's `input_tokens` leave out tokens read from or written
+/// to the prompt cache; they are added back so `input_tokens` counts the whole prompt, with the
+/// cache reads as `cached_input_tokens`.
+pub(crate) fn usage_fields(usage: &Value) -> Usage {
+    let read = u64_at(usage, "cache_read_input_tokens");
+    let written = u64_at(usage, "cache_creation_input_tokens");
     Usage {
-        input_tokens: u64_at(usage, "input_tokens"),
+        input_tokens: u64_at(usage, "input_tokens")
+            .map(|n| n + read.unwrap_or(0) + written.unwrap_or(0)),
         output_tokens: u64_at(usage, "output_tokens"),
+        cached_input_tokens: read,
     }
 }
 

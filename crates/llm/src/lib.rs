@@ -57,6 +57,7 @@
 
 mod anthropic;
 mod call;
+mod cut;
 mod error;
 mod head;
 mod json;
@@ -69,6 +70,7 @@ mod sse;
 mod stream;
 
 pub use call::{Arguments, ProposedCall, Verdict};
+pub use cut::OutputMeter;
 pub use error::ProtocolError;
 pub use provider_error::{ErrorKind, error_body, error_event};
 pub use request::{
@@ -109,4 +111,7 @@ pub struct Usage {
     pub input_tokens: Option<u64>,
     /// Generated tokens (`completion_tokens` / `output_tokens`).
     pub output_tokens: Option<u64>,
+    /// The part of `input_tokens` read from the provider's prompt cache (`cached_tokens` /
+    /// Anthropic's `cache_read_input_tokens`), charged at the cached-input price.
+    pub cached_input_tokens: Option<u64>,
 }

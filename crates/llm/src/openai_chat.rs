@@ -84,6 +84,9 @@ pub(crate) fn usage(response: &Value) -> crate::Usage {
     Usage {
         input_tokens: u64_at(usage, "prompt_tokens"),
         output_tokens: u64_at(usage, "completion_tokens"),
+        cached_input_tokens: usage
+            .get("prompt_tokens_details")
+            .and_then(|d| u64_at(d, "cached_tokens")),
     }
 }
 

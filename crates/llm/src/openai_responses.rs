@@ -59,6 +59,9 @@ pub(crate) fn usage(response: &Value) -> Usage {
     Usage {
         input_tokens: u64_at(usage, "input_tokens"),
         output_tokens: u64_at(usage, "output_tokens"),
+        cached_input_tokens: usage
+            .get("input_tokens_details")
+            .and_then(|d| u64_at(d, "cached_tokens")),
     }
 }
 

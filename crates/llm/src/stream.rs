@@ -5,6 +5,7 @@
 //! Owns buffering limits, the order of emitted bytes and error latching. Must not depend on any
 //! async runtime, HTTP stack or clock.
 
+use crate::cut::{OutputMeter, Terminus, merge_event_usage, output_text};
 use crate::sse::{SseEvent, SseParser};
 use crate::{Api, ErrorKind, ProposedCall, ProtocolError, Usage, Verdict};
 use std::collections::VecDeque;
@@ -84,6 +85,11 @@ pub struct StreamRewriter {
     clean: bool,
     ended: bool,
     failure: Option<ProtocolError>,
+    meter: Option<Box<dyn OutputMeter>>,
+    terminus: Terminus,
+    cut: bool,
+    /// Usage read from events after a cut (which the machine no longer sees).
+    drained: Usage,
 }
 
 impl std::fmt::Debug for StreamRewriter {
@@ -120,7 +126,34 @@ impl StreamRewriter {
             clean: true,
             ended: false,
             failure: None,
+            meter: None,
+            terminus: Terminus::default(),
+            cut: false,
+            drained: Usage::default(),
         }
+    }
+
+    /// Meters the output: every event's output text (text, reasoning, tool-call arguments) is
+    /// shown to `meter` before it is handled, and when the meter refuses one the stream ends
+    /// there as if the model had run out of tokens (see [`Self::was_cut`]). Any tool call still
+    /// incomplete at that point is dropped, never released.
+    #[must_use]
+    pub fn meter_output(mut self, meter: Box<dyn OutputMeter>) -> Self {
+        self.meter = Some(meter);
+        self
+    }
+
+    /// Whether the meter ended the stream. Upstream bytes fed after a cut are only read for
+    /// their usage figures (so the caller can settle from them); nothing more is emitted.
+    #[must_use]
+    pub fn was_cut(&self) -> bool {
+        self.cut
+    }
+
+    /// Output tokens the meter admitted (0 without a meter).
+    #[must_use]
+    pub fn metered_output_tokens(&self) -> u64 {
+        self.meter.as_ref().map_or(0, |m| m.admitted_tokens())
     }
 
     /// Drops the final usage-only chunk of an OpenAI chat stream (for agents that did not ask
@@ -142,6 +175,9 @@ impl StreamRewriter {
         self.check_usable()?;
         if self.upstream_over {
             return Err(ProtocolError::InvalidState("bytes fed after finish"));
+        }
+        if self.cut {
+            return self.drain_usage(bytes);
         }
         let before = self.events.len();
         let parsed = self.parser.push(bytes, &mut self.events);
@@ -167,6 +203,9 @@ impl StreamRewriter {
     pub fn finish(&mut self, clean: bool) -> Result<(), ProtocolError> {
         self.check_usable()?;
         self.upstream_over = true;
+        if self.cut {
+            return Ok(());
+        }
         // Half an event left in the parser is discarded, as the SSE specification requires; any
         // call it belonged to stays incomplete.
         self.clean = clean;
@@ -208,7 +247,14 @@ impl StreamRewriter {
     /// Usage figures the upstream reported so far.
     #[must_use]
     pub fn usage(&self) -> Usage {
-        self.machine.usage()
+        let mut usage = self.machine.usage();
+        usage.input_tokens = self.drained.input_tokens.or(usage.input_tokens);
+        usage.output_tokens = self.drained.output_tokens.or(usage.output_tokens);
+        usage.cached_input_tokens = self
+            .drained
+            .cached_input_tokens
+            .or(usage.cached_input_tokens);
+        usage
     }
 
     /// Bytes of a provider-shaped error event to append to this stream (numbered after the
@@ -238,6 +284,57 @@ impl StreamRewriter {
         result
     }
 
+    /// Shows an event's output text to the meter; `false` when the meter refuses it.
+    fn admit(&mut self, event: &SseEvent) -> bool {
+        if event.comment_only || event.data.trim() == "[DONE]" {
+            return true;
+        }
+        let Ok(value) = serde_json::from_str::<serde_json::Value>(&event.data) else {
+            // Unparseable events are the machine's to report.
+            return true;
+        };
+        self.terminus.observe(self.api, &value);
+        let mut text = String::new();
+        output_text(self.api, &value, &mut text);
+        match (&mut self.meter, text.is_empty()) {
+            (Some(meter), false) => meter.admit(&text),
+            _ => true,
+        }
+    }
+
+    /// Ends the stream now with the provider's out-of-tokens ending.
+    fn close_early(&mut self) {
+        self.cut = true;
+        self.ended = true;
+        self.upstream_over = false;
+        // Events already queued behind the cut are read for usage only.
+        for event in std::mem::take(&mut self.events) {
+            if let Ok(value) = serde_json::from_str::<serde_json::Value>(&event.data) {
+                merge_event_usage(self.api, &value, &mut self.drained);
+            }
+        }
+        self.queued_bytes = 0;
+        let tokens = self.metered_output_tokens();
+        let ending = self
+            .terminus
+            .close(self.api, tokens, self.machine.next_sequence_number());
+        self.out.extend_from_slice(&ending);
+    }
+
+    /// After a cut: reads only the usage figures of the events in `bytes`.
+    fn drain_usage(&mut self, bytes: &[u8]) -> Result<(), ProtocolError> {
+        let mut events = VecDeque::new();
+        // A malformed tail after a cut changes nothing the agent sees; the usage read so far
+        // stands.
+        let _ = self.parser.push(bytes, &mut events);
+        for event in events {
+            if let Ok(value) = serde_json::from_str::<serde_json::Value>(&event.data) {
+                merge_event_usage(self.api, &value, &mut self.drained);
+            }
+        }
+        Ok(())
+    }
+
     /// Handles queued events until one needs a verdict or none are left.
     fn pump(&mut self) -> Result<(), ProtocolError> {
         while self.machine.pending().is_none() {
@@ -245,6 +342,10 @@ impl StreamRewriter {
                 break;
             };
             self.queued_bytes = self.queued_bytes.saturating_sub(event.raw.len());
+            if self.meter.is_some() && !self.admit(&event) {
+                self.close_early();
+                return Ok(());
+            }
             self.machine.on_event(event, &mut self.out)?;
         }
         if self.queued_bytes + self.machine.held_bytes() > self.limits.max_buffered_bytes {

@@ -106,6 +106,9 @@ pub enum Fault {
     TruncateToolCall,
     /// Wait this long before sending the response headers.
     SlowHeaders(Duration),
+    /// Produce the whole reply whatever output-token limit the request sets (a provider that
+    /// overruns `max_tokens`), still reporting the usage it produced.
+    IgnoreMaxTokens,
 }
 
 /// What reply selection and the rendering of usage look at in a request.

@@ -74,7 +74,10 @@ impl<'a> Turn<'a> {
         let mut output_tokens = tokens(output_chars);
         // A reply longer than the request allows is cut like a model out of tokens: the text is
         // shortened to the limit, tool calls are dropped and the finish reason is `length`.
-        let limited = prompt.max_tokens.filter(|&limit| output_tokens > limit);
+        let overruns = reply.fault == Some(Fault::IgnoreMaxTokens);
+        let limited = prompt
+            .max_tokens
+            .filter(|&limit| output_tokens > limit && !overruns);
         if let Some(limit) = limited {
             let chars =
                 usize::try_from(limit).map_or(usize::MAX, |l| l.saturating_mul(CHARS_PER_TOKEN));
@@ -244,6 +247,20 @@ mod tests {
         assert_eq!(turn.text, Some("0123456789abcdef"));
         assert_eq!(turn.calls.len(), 1);
         assert_eq!(turn.finish, Finish::ToolCalls);
+    }
+
+    #[test]
+    fn a_provider_that_overruns_the_limit_reports_what_it_produced() {
+        let yaml = "replies:\n  - name: a\n    text: \"0123456789abcdef\"\n    fault: { ignore_max_tokens: true }\n";
+        let script = Script::from_yaml(yaml).unwrap();
+        let prompt = Prompt {
+            max_tokens: Some(2),
+            ..Prompt::default()
+        };
+        let turn = Turn::new(&script.replies()[0], &prompt, 1, 0).unwrap();
+        assert_eq!(turn.text, Some("0123456789abcdef"));
+        assert_eq!(turn.finish, Finish::Stop);
+        assert_eq!(turn.usage.output_tokens, 4);
     }
 
     #[test]

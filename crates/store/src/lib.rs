@@ -9,6 +9,7 @@
 
 mod approvals;
 mod audit;
+mod budgets;
 mod clock;
 mod config;
 mod error;
@@ -33,6 +34,10 @@ pub use approvals::{
     ApprovalRequest, ApprovalState, ApprovalStatus, SqliteApprovals, Vote, VoteError,
 };
 pub use audit::{ExportError, ExportSummary, export, replay};
+pub use budgets::{
+    Balance, BudgetLimit, Reservation, ReserveError, ReserveRequest, Settlement, SqliteBudgets,
+    StoredLimit,
+};
 pub use clock::{Clock, FixedClock, SystemClock};
 pub use config::{Durability, LedgerConfig};
 pub use error::{AppendError, StoreError};

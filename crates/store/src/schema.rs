@@ -87,6 +87,32 @@ const MIGRATIONS: &[&str] = &[
          halted_by TEXT NOT NULL,
          since_ms  INTEGER NOT NULL
      );",
+    // 4: budgets: operator-set limits per scope (`kind:id`) and window, spending per period, and
+    // reservations (`lines` holds the JSON list of limits each one was taken against).
+    "CREATE TABLE IF NOT EXISTS budget_limits (
+         scope        TEXT NOT NULL,
+         window       TEXT NOT NULL,
+         limit_micros INTEGER NOT NULL,
+         set_by       TEXT NOT NULL,
+         set_ms       INTEGER NOT NULL,
+         PRIMARY KEY (scope, window)
+     );
+     CREATE TABLE IF NOT EXISTS budget_usage (
+         scope           TEXT NOT NULL,
+         window          TEXT NOT NULL,
+         period_start_ms INTEGER NOT NULL,
+         spent_micros    INTEGER NOT NULL,
+         reserved_micros INTEGER NOT NULL,
+         PRIMARY KEY (scope, window, period_start_ms)
+     );
+     CREATE TABLE IF NOT EXISTS budget_reservations (
+         reservation_id INTEGER PRIMARY KEY AUTOINCREMENT,
+         amount_micros  INTEGER NOT NULL,
+         lines          TEXT NOT NULL,
+         created_ms     INTEGER NOT NULL,
+         expires_ms     INTEGER NOT NULL
+     );
+     CREATE INDEX IF NOT EXISTS budget_reservations_due ON budget_reservations(expires_ms);",
 ];
 
 /// Opens `path` with the durability settings every connection uses: WAL journal,

@@ -7,6 +7,7 @@ mod admin_client;
 mod admin_cmd;
 mod agents_cmd;
 mod approvals_cmd;
+mod budgets_cmd;
 mod keys_cmd;
 mod ledger_cmd;
 mod mcp_cmd;
@@ -57,6 +58,8 @@ enum Command {
     Agents(agents_cmd::AgentsArgs),
     /// Pin MCP servers' tool definitions and approve changed ones.
     Mcp(mcp_cmd::McpArgs),
+    /// List, show, set and reset budgets (limits, spending, reset times) through the admin API.
+    Budgets(budgets_cmd::BudgetsArgs),
 }
 
 fn main() -> ExitCode {
@@ -72,6 +75,7 @@ fn main() -> ExitCode {
         Command::Approvals(args) => approvals_cmd::run(args),
         Command::Agents(args) => agents_cmd::run(args),
         Command::Mcp(args) => mcp_cmd::run(args),
+        Command::Budgets(args) => budgets_cmd::run(args),
     };
     match result {
         Ok(code) => code,

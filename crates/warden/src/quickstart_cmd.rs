@@ -25,6 +25,10 @@ const PROVIDER_KEY_ENV: &str = "WARDEN_QUICKSTART_PROVIDER_KEY";
 const AGENT: &str = "quickstart-bot";
 /// The operator the quickstart plays when a call needs approval.
 const APPROVER: &str = "oncall-lead";
+/// Every run's total budget in the quickstart (enough for one answer of gpt-4o-mini, cut short).
+const RUN_BUDGET_USD: &str = "0.0001";
+/// The run the quickstart's budget step belongs to.
+const RUN_ID: &str = "quickstart-run-1";
 
 /// Arguments of `warden quickstart`.
 #[derive(Debug, clap::Args)]
@@ -193,7 +197,8 @@ fn config_text(bundle: &Path, mock_url: &str) -> String {
          policy: {{ bundle: \"{}\" }}\n\
          providers:\n  scripted:\n    kind: openai\n    base_url: \"{mock_url}\"\n    api_key_env: {PROVIDER_KEY_ENV}\n\
          agents:\n  {AGENT}: {{ tenant: demo, team: quickstart, labels: {{ env: production }} }}\n\
-         approvals: {{ wait: 60s, keepalive: 5s }}\n",
+         approvals: {{ wait: 60s, keepalive: 5s }}\n\
+         budgets:\n  limits:\n    - {{ scope: run, window: total, usd: {RUN_BUDGET_USD} }}\n",
         bundle.display()
     )
 }
@@ -259,7 +264,56 @@ impl Agent {
         if !message.to_string().contains("UPDATE customers") {
             bail!("the approved call was not released: {message}");
         }
+
+        heading("5. A run with a $0.0001 budget: answered within it, then refused with HTTP 402");
+        let (status, first) = self
+            .budgeted_turn("Please summarize the incident report.")
+            .await?;
+        if !status.is_success() {
+            bail!("the first call of the run was refused: {first}");
+        }
+        println!(
+            "  answered; finish_reason `{}` (max_tokens was set to what the budget pays for), {} output tokens",
+            first
+                .pointer("/choices/0/finish_reason")
+                .and_then(Value::as_str)
+                .unwrap_or_default(),
+            first
+                .pointer("/usage/completion_tokens")
+                .and_then(Value::as_u64)
+                .unwrap_or_default()
+        );
+        let (status, second) = self.budgeted_turn("Please summarize it again.").await?;
+        if status.as_u16() != 402 {
+            bail!("the run's second call was not refused for its budget: {status} {second}");
+        }
+        println!(
+            "  HTTP 402: {}",
+            second
+                .pointer("/error/message")
+                .and_then(Value::as_str)
+                .unwrap_or_default()
+        );
         Ok(())
+    }
+
+    /// One chat completion in the budgeted run; the status and the body, whatever they are.
+    async fn budgeted_turn(&self, text: &str) -> Result<(reqwest::StatusCode, Value)> {
+        let response = self
+            .http
+            .post(format!("{}/chat/completions", self.base))
+            .bearer_auth(&self.key)
+            .header("Warden-Run-Id", RUN_ID)
+            .json(&json!({"model": "gpt-4o-mini", "messages": [user(text)]}))
+            .send()
+            .await
+            .context("calling the gateway")?;
+        let status = response.status();
+        let value = response
+            .json()
+            .await
+            .context("reading the gateway's answer")?;
+        Ok((status, value))
     }
 
     /// Plays the on-call approver: waits for the request to appear on the admin API, then

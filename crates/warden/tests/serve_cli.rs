@@ -203,6 +203,10 @@ fn quickstart_shows_allowed_denied_and_remediated_calls_and_a_verified_ledger() 
     );
     assert!(stdout.contains("ledger OK"), "{stdout}");
     assert!(
+        stdout.contains("HTTP 402: budget exhausted for run:quickstart-run-1 (total window)"),
+        "{stdout}"
+    );
+    assert!(
         !stdout.contains("rm -rf"),
         "the denied command reached the agent: {stdout}"
     );

@@ -7,6 +7,7 @@
 
 mod agents;
 mod approvals;
+mod budgets;
 mod mcp;
 
 use std::sync::Arc;
@@ -38,6 +39,7 @@ pub fn router(gw: Arc<Gateway>) -> Router {
             "/v1/mcp/servers/{server}/tools/{tool}/approve-change",
             post(mcp::approve),
         )
+        .merge(budget_routes())
         .route("/healthz", get(|| async { "ok\n" }))
         .fallback(|uri: Uri| async move {
             ApiError::new(
@@ -47,6 +49,14 @@ pub fn router(gw: Arc<Gateway>) -> Router {
             )
         })
         .with_state(gw)
+}
+
+/// `/v1/budgets` routes.
+fn budget_routes() -> Router<Arc<Gateway>> {
+    Router::new()
+        .route("/v1/budgets", get(budgets::list))
+        .route("/v1/budgets/{scope}", get(budgets::show).post(budgets::set))
+        .route("/v1/budgets/{scope}/reset", post(budgets::reset))
 }
 
 /// An admin API error.

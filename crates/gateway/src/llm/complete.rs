@@ -24,7 +24,7 @@ const MAX_RESPONSE_BYTES: usize = 32 << 20;
 pub(super) async fn respond(
     gw: &Gateway,
     api: Api,
-    admitted: Admitted,
+    mut admitted: Admitted,
     response: reqwest::Response,
 ) -> Result<Response, Refusal> {
     let status = response.status();
@@ -50,6 +50,10 @@ pub(super) async fn respond(
             ),
         )
     })?;
+    if let Some(hold) = admitted.budget.take() {
+        let usage = warden_llm::usage_of(api, &value);
+        hold.settle(usage, 0, crate::budget::hold::Ending::Complete);
+    }
     let calls = proposed_calls(api, &value).map_err(|e| {
         Refusal::new(
             api,

@@ -81,6 +81,8 @@ struct Admitted {
     body: Bytes,
     strip_usage: bool,
     request_receipt: Option<String>,
+    /// The call's budget reservation, when budgets apply to it.
+    budget: Option<crate::budget::Hold>,
 }
 
 async fn exchange(
@@ -127,6 +129,9 @@ async fn exchange(
                 format!("Warden refused this request: its decision could not be recorded in the ledger ({e})."),
             )
         })?;
+        if let Some(hold) = admitted.budget.as_mut() {
+            hold.set_decision_id(&appended.id);
+        }
         admitted.request_receipt = Some(appended.receipt);
     }
     let response = response.map_err(|e| upstream_refusal(api, &e))?;
@@ -205,7 +210,27 @@ async fn admit(
     };
     let action = judge::request_action(&ctx, &summary, api.name());
     let decision = bundle.evaluate(&action);
-    let draft = judge::draft(&ctx, &decision, &action);
+    let reserved = match (&gw.budgets, decision.outcome.releases()) {
+        (Some(budgets), true) => budgets.reserve(
+            &crate::budget::CallFacts {
+                identity: &ctx.identity,
+                api,
+                model: &summary.model,
+                body: &bytes,
+                requested_max_tokens: summary.max_tokens,
+                max_cost_usd: decision.constraints.max_cost_usd,
+            },
+            crate::approvals::now_ms(),
+        ),
+        _ => Ok(None),
+    };
+    let mut draft = judge::draft(&ctx, &decision, &action);
+    if let (Ok(Some(hold)), warden_ledger::Event::Decision(d)) = (&reserved, &mut draft.event) {
+        d.cost = Some(warden_ledger::Cost {
+            projected_micro_usd: Some(hold.amount().0),
+            actual_micro_usd: None,
+        });
+    }
     let pending = gw.ledger.append(draft);
     if !decision.outcome.releases() {
         let judged = Judged {
@@ -230,6 +255,10 @@ async fn admit(
         refusal.receipts.extend(judged.receipt().map(str::to_owned));
         return Err(refusal);
     }
+    let budget = match reserved {
+        Ok(hold) => hold,
+        Err(refused) => return Err(budget_refusal(gw, api, &ctx, pending, &refused).await),
+    };
     let mut body = bytes;
     if redacts_prompt(&decision) {
         // A `remediate` decision on the request redacts the secrets found in it before it leaves.
@@ -245,7 +274,15 @@ async fn admit(
             body = Bytes::from(json.to_string());
         }
     }
+    if let Some(hold) = &budget {
+        let changed = crate::budget::apply_max_tokens(api, &mut json, hold, summary.max_tokens)
+            .map_err(|e| Refusal::new(api, ErrorKind::InvalidRequest, e.to_string()))?;
+        if changed {
+            body = Bytes::from(json.to_string());
+        }
+    }
     Ok(Admitted {
+        budget,
         request_record: Some(pending),
         request_receipt: None,
         ctx,
@@ -254,6 +291,32 @@ async fn admit(
         body,
         strip_usage,
     })
+}
+
+/// The refusal of a call no budget reservation covers (HTTP 402 for an exhausted budget), after
+/// its decision and a spend record naming the budget are in the ledger.
+async fn budget_refusal(
+    gw: &Gateway,
+    api: Api,
+    ctx: &Context,
+    decision: warden_store::AppendHandle,
+    refused: &crate::budget::BudgetRefusal,
+) -> Refusal {
+    let spend = gw.ledger.append(crate::budget::refusal_record(
+        &ctx.identity,
+        &ctx.model,
+        refused,
+    ));
+    let (decision, spend) = tokio::join!(decision, spend);
+    let mut refusal = Refusal::new(api, refused.kind(), refused.to_string());
+    match (decision, spend) {
+        (Ok(d), Ok(s)) => {
+            refusal.message = format!("{} (ledger record {})", refusal.message, s.id);
+            refusal.receipts.extend([d.receipt, s.receipt]);
+        }
+        (Err(e), _) | (_, Err(e)) => tracing::error!("recording a budget refusal failed: {e}"),
+    }
+    refusal
 }
 
 /// Whether a request decision asks for the prompt's secrets to be redacted (a `remediate`

@@ -22,6 +22,8 @@ use warden_llm::{Api, ErrorKind, Limits, ProposedCall, ProtocolError, Step, Stre
 use super::complete::judge_all;
 use super::judge::{self, Judged};
 use super::{Admitted, hold, relayed_headers};
+use crate::budget::Hold;
+use crate::budget::hold::Ending;
 use crate::state::Gateway;
 
 /// Chunks queued for the agent before the upstream is no longer read.
@@ -40,8 +42,14 @@ pub(super) fn respond(
     relayed_headers(response.headers(), &mut headers);
     tokio::spawn(async move {
         let _permit = permit;
-        let mut relay = Relay::new(gw, api, tx, admitted.strip_usage);
-        relay.run_until_halted(admitted, response).await;
+        let mut admitted = admitted;
+        let hold = admitted.budget.take();
+        let mut relay = Relay::new(gw, api, tx, admitted.strip_usage, hold.as_ref());
+        let mut response = response;
+        relay.run_until_halted(admitted, &mut response).await;
+        if let Some(hold) = hold {
+            relay.settle(hold, &mut response).await;
+        }
     });
     let body = Body::from_stream(futures_util::stream::unfold(rx, |mut rx| async move {
         rx.recv().await.map(|b| (Ok::<_, Infallible>(b), rx))
@@ -69,12 +77,21 @@ enum Drained {
 
 struct Relay {
     gw: Arc<Gateway>,
-    tx: mpsc::Sender<Bytes>,
+    /// The agent's stream; `None` once it is closed.
+    tx: Option<mpsc::Sender<Bytes>>,
     rewriter: StreamRewriter,
+    /// The upstream's answer was relayed to its end.
+    completed: bool,
 }
 
 impl Relay {
-    fn new(gw: Arc<Gateway>, api: Api, tx: mpsc::Sender<Bytes>, strip_usage: bool) -> Relay {
+    fn new(
+        gw: Arc<Gateway>,
+        api: Api,
+        tx: mpsc::Sender<Bytes>,
+        strip_usage: bool,
+        hold: Option<&Hold>,
+    ) -> Relay {
         let tool_args = usize::try_from(gw.config.limits.max_tool_args_bytes).unwrap_or(usize::MAX);
         let limits = Limits {
             max_tool_args_bytes: tool_args,
@@ -85,15 +102,23 @@ impl Relay {
                 .saturating_mul(4)
                 .max(Limits::default().max_buffered_bytes),
         };
+        let mut rewriter = StreamRewriter::new(api, limits).strip_usage_chunk(strip_usage);
+        if let Some(hold) = hold {
+            rewriter = rewriter.meter_output(Box::new(hold.meter()));
+        }
         Relay {
-            rewriter: StreamRewriter::new(api, limits).strip_usage_chunk(strip_usage),
+            rewriter,
             gw,
-            tx,
+            tx: Some(tx),
+            completed: false,
         }
     }
 
     async fn send(&self, bytes: Bytes) -> Result<(), Gone> {
-        match tokio::time::timeout(self.gw.upstreams.timeout, self.tx.send(bytes)).await {
+        let Some(tx) = &self.tx else {
+            return Err(Gone);
+        };
+        match tokio::time::timeout(self.gw.upstreams.timeout, tx.send(bytes)).await {
             Ok(Ok(())) => Ok(()),
             _ => Err(Gone),
         }
@@ -111,7 +136,7 @@ impl Relay {
 
     /// Relays until the stream ends or the agent is halted; a halt ends the stream at once
     /// (whatever is held, a call awaiting approval included, is dropped) with an error event.
-    async fn run_until_halted(&mut self, admitted: Admitted, response: reqwest::Response) {
+    async fn run_until_halted(&mut self, admitted: Admitted, response: &mut reqwest::Response) {
         let gw = self.gw.clone();
         let agent = admitted.ctx.identity.agent.id.clone();
         let mut changes = gw.halts.subscribe();
@@ -137,7 +162,7 @@ impl Relay {
         let _ = self.send(Bytes::from(event)).await;
     }
 
-    async fn run(&mut self, admitted: Admitted, mut response: reqwest::Response) {
+    async fn run(&mut self, admitted: Admitted, response: &mut reqwest::Response) {
         if self
             .receipt(admitted.request_receipt.as_deref())
             .await
@@ -149,9 +174,16 @@ impl Relay {
         loop {
             // Hand over everything ready, judging held calls as they complete.
             let failure = match self.drain(&admitted).await {
-                Err(Gone) | Ok(Drained::Done) => return,
+                Err(Gone) => return,
+                Ok(Drained::Done) => {
+                    self.completed = true;
+                    return;
+                }
                 Ok(Drained::Failed(e)) => Some(e),
-                Ok(Drained::NeedInput) if upstream_over => return,
+                Ok(Drained::NeedInput) if upstream_over => {
+                    self.completed = true;
+                    return;
+                }
                 Ok(Drained::NeedInput) => None,
             };
             if let Some(error) = failure {
@@ -237,6 +269,34 @@ impl Relay {
                 _ = keepalive.tick() => self.send(Bytes::from_static(b": keep-alive\n\n")).await?,
             }
         }
+    }
+
+    /// Settles the stream's reservation. A stream Warden cut is closed to the agent first; the
+    /// upstream is then read to its end only for the usage figures (it stops at the
+    /// `max_tokens` the reservation set).
+    async fn settle(&mut self, hold: Hold, response: &mut reqwest::Response) {
+        let ending = if self.rewriter.was_cut() {
+            self.tx = None;
+            tracing::info!(
+                tokens = self.rewriter.metered_output_tokens(),
+                "stream ended: its budget reservation is spent"
+            );
+            while let Ok(Ok(Some(bytes))) =
+                tokio::time::timeout(self.gw.upstreams.timeout, response.chunk()).await
+            {
+                let _ = self.rewriter.feed(&bytes);
+            }
+            Ending::Cut
+        } else if self.completed {
+            Ending::Complete
+        } else {
+            Ending::Aborted
+        };
+        hold.settle(
+            self.rewriter.usage(),
+            self.rewriter.metered_output_tokens(),
+            ending,
+        );
     }
 
     /// Sends what is still safe to send, then the provider-shaped error event.

@@ -201,12 +201,7 @@ impl EventMachine for AnthropicStream {
             }
             "message_start" => {
                 let usage = value.get("message").and_then(|m| m.get("usage"));
-                if let Some(tokens) = usage.and_then(|u| u64_at(u, "input_tokens")) {
-                    self.usage.input_tokens = Some(tokens);
-                }
-                if let Some(tokens) = usage.and_then(|u| u64_at(u, "output_tokens")) {
-                    self.usage.output_tokens = Some(tokens);
-                }
+                self.usage = usage.map(super::usage_fields).unwrap_or_default();
             }
             "message_delta" => return self.message_delta(value, event.raw, out),
             "message_stop" => {

@@ -12,6 +12,7 @@
 
 mod accumulate;
 mod common;
+mod cut;
 mod faults;
 mod golden;
 mod properties;

@@ -93,4 +93,6 @@ pub(super) struct RawFault {
     pub truncate_tool_call: Option<bool>,
     #[serde(default)]
     pub slow_headers_ms: Option<u64>,
+    #[serde(default)]
+    pub ignore_max_tokens: Option<bool>,
 }

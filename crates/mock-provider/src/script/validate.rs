@@ -209,6 +209,7 @@ fn validate_fault(
         malformed_sse,
         truncate_tool_call,
         slow_headers_ms,
+        ignore_max_tokens,
     } = fault.value;
     let mut chosen = Vec::new();
     if let Some(code) = status {
@@ -248,12 +249,23 @@ fn validate_fault(
     if let Some(ms) = slow_headers_ms {
         chosen.push(Fault::SlowHeaders(Duration::from_millis(ms)));
     }
+    match ignore_max_tokens {
+        Some(true) => chosen.push(Fault::IgnoreMaxTokens),
+        Some(false) => {
+            return Err(invalid(
+                at,
+                format!("{field}.ignore_max_tokens"),
+                "set it to true or remove it",
+            ));
+        }
+        None => {}
+    }
     match chosen.as_slice() {
         [one] => Ok(*one),
         [] => Err(invalid(
             at,
             field,
-            "empty fault: give one of `status`, `reset_mid_stream`, `malformed_sse`, `truncate_tool_call`, `slow_headers_ms`",
+            "empty fault: give one of `status`, `reset_mid_stream`, `malformed_sse`, `truncate_tool_call`, `slow_headers_ms`, `ignore_max_tokens`",
         )),
         _ => Err(invalid(at, field, "give exactly one kind of fault")),
     }
