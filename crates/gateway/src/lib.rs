@@ -1,6 +1,6 @@
 //! Warden's enforcement points and what they share: the `warden.yaml` configuration, the
-//! listeners, and the LLM and MCP gateways (egress and AuthZEN to come) built on the policy engine,
-//! the ledger and the store.
+//! listeners, the LLM and MCP gateways, the egress proxy, the AuthZEN decision API and budgets,
+//! all built on the policy engine, the ledger and the store.
 //!
 //! The decision logic lives in `warden-policy`, the wire formats in `warden-llm` and the evidence
 //! in `warden-ledger`; this crate only wires requests to them. Start with [`Gateway::new`] and
