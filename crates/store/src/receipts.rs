@@ -10,8 +10,10 @@ use warden_ledger::{LedgerSigningKey, Nonce, ReceiptClaims, ReceiptError};
 
 /// Nonces kept ready: enough for a burst of a few hundred decisions.
 const CAPACITY: usize = 256;
-/// The refill thread wakes when the pool falls below this.
-const LOW_WATER: usize = CAPACITY / 2;
+/// The refill thread wakes when the pool falls below this: close to full, so that it makes a few
+/// nonces at a time (each about a signature's worth of CPU) instead of hogging a core for a long
+/// refill that would delay requests.
+const LOW_WATER: usize = CAPACITY - 8;
 
 /// Signs receipts with the ledger key, from the nonce pool when it has one.
 pub(crate) struct ReceiptSigner {
@@ -69,7 +71,9 @@ impl ReceiptSigner {
     fn take(&self) -> Option<Nonce> {
         let mut pool = self.lock();
         let nonce = pool.ready.pop();
-        if pool.ready.len() < LOW_WATER && !pool.stopped {
+        // Wake the refill thread when the pool crosses the mark; if it is already refilling, it
+        // goes on until the pool is full.
+        if nonce.is_some() && pool.ready.len() + 1 == LOW_WATER && !pool.stopped {
             self.refill.notify_one();
         }
         nonce
