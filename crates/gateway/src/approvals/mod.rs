@@ -4,6 +4,7 @@
 //!
 //! Every vote and every expiry is a ledger record naming the operator (or none, for expiry).
 
+pub(crate) mod hold;
 mod webhook;
 
 use std::sync::Arc;

@@ -1,16 +1,11 @@
-//! Calls that need a human: a `require_approval` decision becomes an approval request the
-//! agent's response waits for. A grant for the identical call under the same policy version
-//! passes at once. The release, or the refusal, is itself a ledger record whose id the agent
-//! sees.
+//! LLM tool calls that need a human: the call's arguments and identity handed to the shared
+//! approval flow ([`crate::approvals::hold`]).
 
 use serde_json::json;
-use warden_ledger as ledger;
 use warden_llm::ProposedCall;
-use warden_policy::{Decision, Outcome};
-use warden_store::{ApprovalRequest, ApprovalState, ApprovalStatus};
 
 use super::judge::{self, Context, Judged};
-use crate::approvals::now_ms;
+use crate::approvals::hold::{HeldCall, is_held, settle as hold};
 use crate::state::Gateway;
 
 /// Settles a judged call: anything but a recorded `require_approval` comes back unchanged; a
@@ -21,174 +16,23 @@ pub(super) async fn settle(
     call: &ProposedCall,
     judged: Judged,
 ) -> Judged {
-    if judged.decision.outcome != Outcome::RequireApproval || judged.record.is_err() {
+    if !is_held(&judged) {
         return judged;
     }
     let Some(args) = call.arguments.json() else {
         return judged;
     };
-    let action_digest = judge::digest(&json!({
-        "agent": ctx.identity.agent.id,
-        "tool": call.name,
-        "args": args,
-    }))
-    .unwrap_or_default();
-    let bundle = judged.decision.bundle.clone();
-    match gw
-        .approvals
-        .grant(&ctx.identity.agent.id, &action_digest, &bundle)
-    {
-        Ok(Some(grant)) => return conclude(gw, ctx, call, judged, &grant, "granted earlier").await,
-        Ok(None) => {}
-        Err(e) => {
-            tracing::error!("looking up approval grants: {e}");
-            return judged;
-        }
-    }
-    let spec = &judged.decision.approvals;
-    let mut approvers: Vec<String> = spec.iter().flat_map(|a| a.spec.approvers.clone()).collect();
-    approvers.sort();
-    approvers.dedup();
-    let now = now_ms();
-    let wait = gw.approvals.settings.wait_ms;
-    let request = ApprovalRequest {
-        id: String::new(),
-        agent_id: ctx.identity.agent.id.clone(),
-        tool: call.name.clone(),
-        action: json!({
+    let held = HeldCall {
+        agent_id: &ctx.identity.agent.id,
+        tool: &call.name,
+        described: json!({
             "agent": ctx.identity.agent.id,
             "tool": call.name,
-            "args": judge::redact(args.clone()),
+            "args": args,
         }),
-        action_digest,
-        bundle_digest: bundle,
-        rule_ids: judged.decision.rules.clone(),
-        reason: judged.decision.reason.clone(),
-        approvers,
-        quorum: spec.iter().map(|a| a.spec.quorum).max().unwrap_or(1).max(1),
-        requested_ms: now,
-        expires_ms: now.saturating_add(wait),
-        grant_ttl_ms: spec.iter().map(|a| a.spec.ttl_ms).max().unwrap_or(0),
-        decision_record: judged.record_id().to_owned(),
+        draft: |decision: &warden_policy::Decision| {
+            judge::draft(ctx, decision, &judge::tool_action(ctx, call))
+        },
     };
-    let created = match gw.approvals.request(request) {
-        Ok(state) => state,
-        Err(e) => {
-            tracing::error!("storing an approval request: {e}");
-            return judged;
-        }
-    };
-    let id = created.request.id.clone();
-    let Some(state) = gw
-        .approvals
-        .wait(&id, std::time::Duration::from_millis(wait))
-        .await
-    else {
-        return Judged {
-            approval: Some((id, "lost".into())),
-            ..judged
-        };
-    };
-    let on_timeout_allows =
-        spec.iter().all(|a| a.spec.on_timeout == Outcome::Allow) && !spec.is_empty();
-    match state.status {
-        ApprovalStatus::Approved => conclude(gw, ctx, call, judged, &state, "approved").await,
-        ApprovalStatus::Expired if on_timeout_allows => {
-            conclude(
-                gw,
-                ctx,
-                call,
-                judged,
-                &state,
-                "expired; the rule releases it on timeout",
-            )
-            .await
-        }
-        status => refuse(gw, ctx, call, judged, &state, status).await,
-    }
-}
-
-/// Records the release of a held call and returns it as allowed.
-async fn conclude(
-    gw: &Gateway,
-    ctx: &Context,
-    call: &ProposedCall,
-    judged: Judged,
-    state: &ApprovalState,
-    how: &str,
-) -> Judged {
-    let approved_by: Vec<String> = state
-        .votes
-        .iter()
-        .filter(|v| v.approve)
-        .map(|v| v.operator_name.clone())
-        .collect();
-    let decision = Decision {
-        outcome: Outcome::Allow,
-        reason: format!(
-            "Approval {} {how}{}.",
-            state.request.id,
-            if approved_by.is_empty() {
-                String::new()
-            } else {
-                format!(" by {}", approved_by.join(", "))
-            }
-        ),
-        ..judged.decision.clone()
-    };
-    let action = judge::tool_action(ctx, call);
-    let draft = with_approval(
-        judge::draft(ctx, &decision, &action),
-        &state.request.id,
-        approved_by.join(", "),
-    );
-    Judged {
-        record: judge::record(gw.ledger.as_ref(), draft).await,
-        decision,
-        approval: Some((state.request.id.clone(), how.to_owned())),
-    }
-}
-
-/// Records the refusal of a held call.
-async fn refuse(
-    gw: &Gateway,
-    ctx: &Context,
-    call: &ProposedCall,
-    judged: Judged,
-    state: &ApprovalState,
-    status: ApprovalStatus,
-) -> Judged {
-    let decision = Decision {
-        outcome: Outcome::Deny,
-        reason: judged.decision.reason.clone(),
-        ..judged.decision.clone()
-    };
-    let action = judge::tool_action(ctx, call);
-    let draft = with_approval(
-        judge::draft(ctx, &decision, &action),
-        &state.request.id,
-        String::new(),
-    );
-    Judged {
-        record: judge::record(gw.ledger.as_ref(), draft).await,
-        decision,
-        approval: Some((state.request.id.clone(), status.to_string())),
-    }
-}
-
-fn with_approval(
-    mut draft: ledger::RecordDraft,
-    id: &str,
-    approved_by: String,
-) -> ledger::RecordDraft {
-    if let ledger::Event::Decision(d) = &mut draft.event {
-        let need = d.approval.get_or_insert(ledger::ApprovalNeed {
-            approvers: Vec::new(),
-            approval_id: None,
-            approved_by: None,
-        });
-        need.approval_id = Some(id.to_owned());
-        need.approved_by = Some(approved_by).filter(|a| !a.is_empty());
-    }
-    draft
+    hold(gw, judged, held).await
 }
