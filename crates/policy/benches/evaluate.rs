@@ -15,6 +15,9 @@
 //! machine the second set still shows the engine's own cost. The load average is printed with
 //! the figures.
 //!
+//! Allocates with mimalloc, the allocator the `warden` binary runs with (the system allocator
+//! costs the SQL parser about a third more).
+//!
 //! Run: `cargo bench -p warden-policy --bench evaluate`
 //! (`WARDEN_BENCH_ITERATIONS=N` changes the timed calls per class and `WARDEN_BENCH_CLASS=sql`
 //! keeps one class, e.g. to count instructions per decision under `valgrind --tool=callgrind`,
@@ -36,6 +39,10 @@ use warden_analyze::{shell, sql};
 use warden_policy::{Action, Bundle, Outcome, SourceFile};
 
 use Outcome::{Allow, Deny, Remediate, RequireApproval as Approval};
+
+/// The `warden` binary's allocator, so that the figures are the ones it sees.
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
 /// Plain actions: (agent env, tool, JSON arguments or an LLM request, outcome).
 const PLAIN: &[(&str, &str, &str, Outcome)] = &[
@@ -317,7 +324,7 @@ fn main() {
     assert_eq!(bundle.rules().len(), 100);
     let baseline = baseline_bundle();
     println!(
-        "bundle: {} rules, version {}; baseline: {} rules; {iterations} calls per line, cycling through each class's inputs",
+        "bundle: {} rules, version {}; baseline: {} rules; {iterations} calls per line, cycling through each class's inputs; allocator: mimalloc",
         bundle.rules().len(),
         bundle.digest(),
         baseline.rules().len(),

@@ -1,7 +1,6 @@
 //! Row bounds on SELECT queries: detecting them and rewriting a query to return at most N rows.
 
 use sqlparser::ast::{Expr, LimitClause, Query, SetExpr, Statement, TopQuantity, Value};
-use sqlparser::parser::Parser;
 
 use super::{MAX_SQL_BYTES, SqlDialect, SqlError};
 
@@ -25,7 +24,7 @@ pub fn with_limit(sql: &str, dialect: SqlDialect, limit: u64) -> Result<String, 
     }
     let mut statements = match super::take_last_parse(sql, dialect) {
         Some(statements) => statements,
-        None => std::panic::catch_unwind(|| Parser::parse_sql(dialect.parser_dialect(), sql))
+        None => std::panic::catch_unwind(|| super::parse(sql, dialect))
             .map_err(|_| SqlError::Parse("the SQL parser failed on this input".to_owned()))?
             .map_err(|e| SqlError::Parse(e.to_string()))?,
     };

@@ -13,11 +13,13 @@ mod limit;
 mod tautology;
 mod visit;
 
-use std::cell::RefCell;
+use std::cell::{Cell, RefCell};
 use std::str::FromStr;
 
+use sqlparser::ast::Statement;
 use sqlparser::dialect::{Dialect, GenericDialect, MySqlDialect, PostgreSqlDialect};
-use sqlparser::parser::Parser;
+use sqlparser::parser::{Parser, ParserError};
+use sqlparser::tokenizer::{TokenWithSpan, Tokenizer};
 
 pub use crate::error::SqlError;
 pub use limit::with_limit;
@@ -107,7 +109,7 @@ pub fn analyze(sql: &str, dialect: SqlDialect) -> SqlFacts {
             format!("{} bytes exceeds the {MAX_SQL_BYTES}-byte limit", sql.len()),
         );
     }
-    let parsed = std::panic::catch_unwind(|| Parser::parse_sql(dialect.parser_dialect(), sql));
+    let parsed = std::panic::catch_unwind(|| parse(sql, dialect));
     match parsed {
         Ok(Ok(statements)) => {
             let facts = parsed_facts(sql, dialect, &statements);
@@ -131,19 +133,41 @@ pub fn analyze(sql: &str, dialect: SqlDialect) -> SqlFacts {
     }
 }
 
+/// Token buffers up to this many tokens are kept for the thread's next parse.
+const KEPT_TOKENS: usize = 4096;
+
+thread_local! {
+    /// The token buffer of this thread's last parse, emptied. Tokenizing into a buffer that already
+    /// has room saves growing a fresh one (and copying every token as it grows) on every call.
+    static TOKENS: Cell<Vec<TokenWithSpan>> = const { Cell::new(Vec::new()) };
+}
+
+/// Parses `sql` in `dialect`: what `Parser::parse_sql` does, but tokenizing into this thread's
+/// kept token buffer.
+pub(crate) fn parse(sql: &str, dialect: SqlDialect) -> Result<Vec<Statement>, ParserError> {
+    let mut tokens = TOKENS.take();
+    tokens.clear();
+    Tokenizer::new(dialect.parser_dialect(), sql).tokenize_with_location_into_buf(&mut tokens)?;
+    let mut parser = Parser::new(dialect.parser_dialect()).with_tokens_with_locations(tokens);
+    let statements = parser.parse_statements();
+    let mut tokens = parser.into_tokens();
+    if tokens.capacity() <= KEPT_TOKENS {
+        tokens.clear();
+        TOKENS.set(tokens);
+    }
+    statements
+}
+
 thread_local! {
     /// The statements of the text this thread analyzed last. A remediation rewrites the text the
     /// same decision has just analyzed (`with_limit`), and takes them from here instead of
     /// parsing the text a second time. One entry: it is never read for any other text.
-    static LAST_PARSE: RefCell<Option<(SqlDialect, String, Vec<sqlparser::ast::Statement>)>> =
+    static LAST_PARSE: RefCell<Option<(SqlDialect, String, Vec<Statement>)>> =
         const { RefCell::new(None) };
 }
 
 /// The statements of `sql` in `dialect` if this thread analyzed exactly that text last.
-pub(crate) fn take_last_parse(
-    sql: &str,
-    dialect: SqlDialect,
-) -> Option<Vec<sqlparser::ast::Statement>> {
+pub(crate) fn take_last_parse(sql: &str, dialect: SqlDialect) -> Option<Vec<Statement>> {
     LAST_PARSE.with(|last| {
         let mut last = last.borrow_mut();
         match last.as_ref() {
@@ -155,11 +179,7 @@ pub(crate) fn take_last_parse(
 
 /// The facts of `sql`, already parsed into `statements` (so that callers that need the AST as
 /// well parse only once).
-pub(crate) fn parsed_facts(
-    sql: &str,
-    dialect: SqlDialect,
-    statements: &[sqlparser::ast::Statement],
-) -> SqlFacts {
+pub(crate) fn parsed_facts(sql: &str, dialect: SqlDialect, statements: &[Statement]) -> SqlFacts {
     let mut facts = SqlFacts::default();
     if dialect == SqlDialect::MySql {
         classify::mysql_file_output(sql, &mut facts);
