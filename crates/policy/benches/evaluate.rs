@@ -7,6 +7,9 @@
 //! before it: nothing is cached between calls, and no single input sets the figures. Every input
 //! has the outcome the bundle must give it, checked before timing.
 //!
+//! A last class decides the AuthZEN request `bench/authzen` sends (an editor updating his own
+//! todo, decided by the ownership rule of `examples/authzen-interop`) with that bundle.
+//!
 //! Prints p50, p99 and p99.9 per class from per-call timings, then the analyzer alone on the same
 //! texts (the engine's own share is the difference), then the shipped baseline bundle
 //! (`policies/baseline`, regex-heavy conditions) on the same actions, then the slowest inputs.
@@ -329,7 +332,7 @@ fn main() {
         bundle.digest(),
         baseline.rules().len(),
     );
-    // `WARDEN_BENCH_CLASS=shell` (or plain, sql) times one class only.
+    // `WARDEN_BENCH_CLASS=shell` (or plain, sql, authzen) times one class only.
     let only = std::env::var("WARDEN_BENCH_CLASS").ok();
     let classes: Vec<(&str, Vec<(Action, Outcome)>)> = [
         ("plain", plain_actions()),
@@ -390,6 +393,15 @@ fn main() {
             });
             slowest.push((one.cpu.p50, describe(action)));
         }
+    }
+    if only.as_deref().is_none_or(|o| o == "authzen") {
+        let interop = authzen_bundle();
+        let request = authzen_action();
+        assert_eq!(interop.evaluate(&request).outcome, Allow);
+        let decide = time(&[&request], iterations, |a| {
+            black_box(interop.evaluate(black_box(a)));
+        });
+        row("authzen: interop bundle, decision", &[&request], &decide);
     }
     slowest.sort_by_key(|s| std::cmp::Reverse(s.0));
     println!("\nslowest inputs (100-rule bundle, CPU-time p50 of each input alone):");
@@ -545,11 +557,39 @@ fn micros(d: Duration) -> f64 {
     d.as_secs_f64() * 1e6
 }
 
+/// The action `bench/authzen` sends: Morty (an editor) updating his own todo.
+fn authzen_action() -> Action {
+    let value = json!({
+        "kind": "authzen",
+        "agent": { "id": "todo-pep" },
+        "authzen": {
+            "subject": { "type": "user", "id": "CiRmZDE2MTRkMy1jMzlhLTQ3ODEtYjdiZC04Yjk2ZjVhNTEwMGQSBWxvY2Fs" },
+            "action": { "name": "can_update_todo" },
+            "resource": {
+                "type": "todo",
+                "id": "7240d0db-8ff0-41ec-98b2-34a096273b91",
+                "properties": { "ownerID": "morty@the-citadel.com" }
+            }
+        }
+    });
+    Action::from_json(&value.to_string()).expect("the AuthZEN action parses")
+}
+
 /// The shipped baseline bundle, read from the repository.
 fn baseline_bundle() -> Bundle {
-    let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../policies/baseline");
+    bundle_dir("../../policies/baseline")
+}
+
+/// The AuthZEN interop example bundle, read from the repository.
+fn authzen_bundle() -> Bundle {
+    bundle_dir("../../examples/authzen-interop")
+}
+
+/// The bundle of the `*.yaml` files in `relative` (to this crate).
+fn bundle_dir(relative: &str) -> Bundle {
+    let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join(relative);
     let mut files: Vec<SourceFile> = std::fs::read_dir(&dir)
-        .expect("policies/baseline is readable")
+        .expect("the bundle directory is readable")
         .filter_map(|e| e.ok().map(|e| e.path()))
         .filter(|p| p.extension().is_some_and(|x| x == "yaml"))
         .map(|p| SourceFile {
@@ -560,7 +600,7 @@ fn baseline_bundle() -> Bundle {
     files.sort_by(|a, b| a.name.cmp(&b.name));
     match Bundle::load(&files) {
         Ok(b) => b,
-        Err(e) => panic!("baseline bundle: {e}"),
+        Err(e) => panic!("{relative}: {e}"),
     }
 }
 

@@ -150,6 +150,12 @@ impl Fast {
                 }
                 Ok(Val::Bool(found))
             }
+            Fast::Member(a, collection) => {
+                let v = scalar(a.eval(env)?)?;
+                member(v, collection.eval(env)?).map(Val::Bool)
+            }
+            Fast::Const(value) => Ok(Val::Json(value)),
+            Fast::Index(x, index) => element(x.eval(env)?, index).map(Val::Json),
             Fast::Quantified(quantifier, range, predicate) => {
                 let Val::Json(Value::Array(items)) = range.eval(env)? else {
                     return Err(Unsure);
@@ -157,6 +163,38 @@ impl Fast {
                 quantify(*quantifier, items, predicate, env).map(Val::Bool)
             }
         }
+    }
+}
+
+/// `v in collection`: equal to an element of a list (every element must be comparable with `v`),
+/// or a key of a map.
+fn member(v: Scalar<'_>, collection: Val<'_>) -> Result<bool, Unsure> {
+    match collection {
+        Val::Json(Value::Array(items)) => {
+            let mut found = false;
+            for item in items {
+                found |= same(v, scalar(Val::Json(item))?)?;
+            }
+            Ok(found)
+        }
+        Val::Json(Value::Object(map)) => match v {
+            Scalar::Str(key) => Ok(map.contains_key(key)),
+            _ => Err(Unsure),
+        },
+        _ => Err(Unsure),
+    }
+}
+
+/// `x[i]` of a list or `x["k"]` of a map. An index out of range, a negative index or a missing
+/// key is an error in CEL: the fast path leaves it to CEL to raise.
+fn element<'a>(x: Val<'a>, index: &Lit) -> Result<&'a Value, Unsure> {
+    match (x, index) {
+        (Val::Json(Value::Array(items)), Lit::Int(i)) => usize::try_from(*i)
+            .ok()
+            .and_then(|i| items.get(i))
+            .ok_or(Unsure),
+        (Val::Json(Value::Object(map)), Lit::Str(key)) => map.get(key).ok_or(Unsure),
+        _ => Err(Unsure),
     }
 }
 

@@ -2,9 +2,11 @@
 //! action does not pay CEL's interpretation overhead for every rule.
 //!
 //! It covers fact paths, literals, `!`, `&&`, `||`, `==`, `!=`, `<`, `<=`, `>`, `>=`,
-//! `in [literals]`, `has(a.b)`, `a.?b.orValue(literal)`, `size`, `startsWith`, `endsWith`,
-//! `contains`, `matches` with a literal pattern, Warden's `touches` and `within`, and the
-//! `exists`, `all` and `exists_one` macros over lists, read straight from the JSON facts. It
+//! `in [literals]`, `in` a list or map (a fact or a constant literal), `has(a.b)`,
+//! `a.?b.orValue(literal)`, `size`, `startsWith`, `endsWith`, `contains`, `matches` with a literal
+//! pattern, Warden's `touches` and `within`, constant list and map literals (`[["a", 1]]`,
+//! `{"k": "v"}`), indexing with a literal (`x[0]`, `x["k"]`), and the `exists`, `all` and
+//! `exists_one` macros over lists (facts or constant literals), read straight from the JSON facts. It
 //! answers only when it is certain its answer is CEL's: anything else (a missing key, a type it
 //! does not compare, a function it does not know) yields [`Unsure`](eval::Unsure), and the caller evaluates the
 //! condition with CEL instead. `&&` and `||` follow CEL's commutative rules: `false && x` is false
@@ -21,7 +23,8 @@ use std::cmp::Ordering;
 use std::sync::Arc;
 
 use cel::IdedExpr;
-use cel::common::ast::{ComprehensionExpr, Expr, LiteralValue};
+use cel::common::ast::{ComprehensionExpr, EntryExpr, Expr, ListExpr, LiteralValue, MapExpr};
+use serde_json::Value;
 
 /// A condition compiled for native evaluation.
 #[derive(Debug, Clone)]
@@ -41,6 +44,14 @@ pub(crate) enum Fast {
     /// `<`, `<=`, `>`, `>=` between numbers of the same type.
     Cmp(Ordering, bool, Box<Fast>, Box<Fast>),
     In(Box<Fast>, Vec<Lit>),
+    /// `x in coll` where `coll` is not a flat list of literals: a list (element equality) or a
+    /// map (key membership), read from the facts or a constant literal.
+    Member(Box<Fast>, Box<Fast>),
+    /// A list or map literal whose elements are all constants, held as the JSON value the facts
+    /// would hold for it (string keys only).
+    Const(Value),
+    /// `x[0]` or `x["key"]`: a literal index into a list or map.
+    Index(Box<Fast>, Lit),
     /// `s.startsWith(lit)`, `s.endsWith(lit)`, `s.contains(lit)` on strings.
     StrTest(StrTest, Box<Fast>, String),
     /// `s.matches(lit)` or `matches(s, lit)`, with the pattern compiled as the CEL function does.
@@ -147,6 +158,7 @@ impl Compiler {
             }
             Expr::Ident(_) | Expr::Select(_) => Fast::Path(self.path(expr)?),
             Expr::Comprehension(c) => self.quantified(c)?,
+            Expr::List(_) | Expr::Map(_) => Fast::Const(constant(expr)?),
             Expr::Call(call) => {
                 let target = call.target.as_deref();
                 match (call.func_name.as_str(), target, call.args.as_slice()) {
@@ -201,8 +213,11 @@ impl Compiler {
                                 })
                                 .collect::<Option<Vec<_>>>()?,
                         ),
-                        _ => return None,
+                        _ => Fast::Member(self.boxed(a)?, self.boxed(list_expr)?),
                     },
+                    ("_[_]", None, [x, index]) => {
+                        Fast::Index(self.boxed(x)?, index_literal(index)?)
+                    }
                     ("orValue", Some(target), [default]) => self.or_value(target, default)?,
                     _ => return None,
                 }
@@ -289,6 +304,59 @@ fn string_literal(expr: &IdedExpr) -> Option<&str> {
         Expr::Literal(LiteralValue::String(s)) => Some(s.inner()),
         _ => None,
     }
+}
+
+/// A literal list index (`int`) or map key (`string`).
+fn index_literal(expr: &IdedExpr) -> Option<Lit> {
+    match &expr.expr {
+        Expr::Literal(l @ (LiteralValue::Int(_) | LiteralValue::String(_))) => literal(l),
+        _ => None,
+    }
+}
+
+/// A literal, or a list or map literal built of constants only, as the JSON value that
+/// `json_to_cel` turns into the same CEL value: `int` stays an integer, `double` a float (finite
+/// only), map keys are strings. Anything else (`uint`, bytes, optional entries, duplicate keys,
+/// a non-constant element) is left to CEL.
+fn constant(expr: &IdedExpr) -> Option<Value> {
+    match &expr.expr {
+        Expr::Literal(l) => match literal(l)? {
+            Lit::Bool(b) => Some(Value::Bool(b)),
+            Lit::Str(s) => Some(Value::String(s)),
+            Lit::Int(i) => Some(Value::from(i)),
+            Lit::Double(d) => serde_json::Number::from_f64(d).map(Value::Number),
+            Lit::Null => Some(Value::Null),
+        },
+        Expr::List(list) => constant_list(list),
+        Expr::Map(map) => constant_map(map),
+        _ => None,
+    }
+}
+
+fn constant_list(list: &ListExpr) -> Option<Value> {
+    if !list.optional_indices.is_empty() {
+        return None;
+    }
+    let items = list.elements.iter().map(constant).collect::<Option<_>>()?;
+    Some(Value::Array(items))
+}
+
+fn constant_map(map: &MapExpr) -> Option<Value> {
+    let mut object = serde_json::Map::new();
+    for entry in &map.entries {
+        let EntryExpr::MapEntry(entry) = &entry.expr else {
+            return None;
+        };
+        if entry.optional {
+            return None;
+        }
+        let key = string_literal(&entry.key)?.to_owned();
+        let value = constant(&entry.value)?;
+        if object.insert(key, value).is_some() {
+            return None;
+        }
+    }
+    Some(Value::Object(object))
 }
 
 fn literal(l: &LiteralValue) -> Option<Lit> {

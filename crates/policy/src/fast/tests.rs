@@ -80,6 +80,44 @@ const CONDITIONS: &[&str] = &[
     "path.paths.all(p, within(p, \"/work\"))",
     "tool.args.path.touches(\"/etc\")",
     "url.touches(\"/etc\")",
+    // List and map literals as ranges and `in` operands, and literal indexes.
+    "[[\"a\", 1], [\"d\", 2]].exists(p, p[0] == agent.id && p[1] == 1)",
+    "[[\"a\", \"x\"], [\"e\", \"y\"]].exists(p, p[0] == agent.id && p[1] == tool.name)",
+    "[\"bash\", \"query\"].exists(n, tool.name == n)",
+    "[1, 2, 3].all(x, x > 0)",
+    "[1, 3].exists_one(x, x == tool.args.count)",
+    "[].exists(x, x == 1)",
+    "[null].exists(x, x == tool.args.nothing)",
+    "[0.002, 1.5].exists(x, x == request.projected_cost_usd)",
+    "[1.0].exists(x, x == 1.0)",
+    "[[1]].exists(x, x[1] == 1)",
+    "[[1]].exists(x, x[-1] == 1)",
+    "[[1]].exists(x, x[0] == 1)",
+    "[{\"k\": \"a\"}].exists(x, x[\"k\"] == agent.id)",
+    "[{\"k\": \"a\"}].exists(x, x[\"z\"] == agent.id)",
+    "{\"a\": 1, \"b\": 2}[\"a\"] == 1",
+    "{\"a\": 1}[\"z\"] == 1",
+    "{\"a\": [1, 2]}[\"a\"].exists(x, x == 2)",
+    "{\"bash\": \"shell\"}[tool.name] == \"shell\"",
+    "[1, 2][0] == 1 && [1, 2][1] == 2",
+    "[1, 2][2] == 1",
+    "[1, 2][\"a\"] == 1",
+    "{\"a\": 1}[0] == 1",
+    "\"bash\" in {\"bash\": 1, \"sh\": 2}",
+    "tool.name in {\"bash\": 1, \"sh\": 2}",
+    "1 in {\"a\": 1}",
+    "tool.name in [\"a\", [\"b\"]]",
+    "[\"x\", \"a\"] == [\"x\", agent.id]",
+    "\"count\" in tool.args",
+    "1 in tool.args.list",
+    "\"a\" in tool.args.list",
+    "tool.args.list[0] == 1",
+    "tool.args.list[5] == 1",
+    "tool.args.nested[\"deep\"] == 1",
+    "tool.args[\"count\"] == 3",
+    "history.exists(h, h.args[\"n\"] == 2)",
+    "history.exists(h, h[\"args\"][\"n\"] == 3)",
+    "[[\"x\", \"y\"]].exists(p, p[0] in [\"x\"] && p[1] in {\"y\": true})",
 ];
 
 fn actions() -> Vec<serde_json::Value> {
@@ -146,6 +184,8 @@ fn common_shapes_compile_natively() {
         "history.exists(h, h.tool == \"x\")",
         "sql.kinds.all(k, k == \"select\") && sql.kinds.exists_one(k, k == \"select\")",
         "size(tool.name) > 3 && tool.name.matches(\"^a\")",
+        "[[\"id1\", \"mail1\"], [\"id2\", \"mail2\"]].exists(editor, editor[0] == authzen.subject.id && editor[1] == authzen.resource.properties.ownerID)",
+        "tool.name in {\"bash\": 1} && tool.args[\"mode\"] == \"write\"",
     ] {
         assert!(Condition::compile(src).unwrap().fast().is_some(), "{src}");
     }
@@ -153,7 +193,85 @@ fn common_shapes_compile_natively() {
         "sql.kinds.map(k, k == \"x\").size() > 0",
         "tool.name.matches(tool.args.pattern)",
         "int(tool.args.count) > 3",
+        "[1u].exists(x, x == tool.args.count)",
+        "[tool.name].exists(x, x == \"a\")",
+        "tool.args.list[tool.args.count] == 1",
     ] {
         assert!(Condition::compile(src).unwrap().fast().is_none(), "{src}");
     }
+}
+
+/// The AuthZEN interop example bundle and its fixtures, read from the repository.
+fn authzen_interop() -> (crate::Bundle, Vec<crate::fixtures::Case>) {
+    let dir =
+        std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../examples/authzen-interop");
+    let read = |path: std::path::PathBuf| crate::SourceFile {
+        name: path.file_name().unwrap().to_string_lossy().into_owned(),
+        text: std::fs::read_to_string(&path).unwrap(),
+    };
+    let yaml_in = |dir: std::path::PathBuf| {
+        let mut files: Vec<_> = std::fs::read_dir(dir)
+            .unwrap()
+            .map(|e| e.unwrap().path())
+            .filter(|p| p.extension().is_some_and(|x| x == "yaml"))
+            .map(read)
+            .collect();
+        files.sort_by(|a, b| a.name.cmp(&b.name));
+        files
+    };
+    let bundle = crate::Bundle::load(&yaml_in(dir.clone())).unwrap();
+    let cases: Vec<_> = yaml_in(dir.join("tests"))
+        .iter()
+        .flat_map(|file| crate::fixtures::parse(file).unwrap())
+        .collect();
+    assert!(!cases.is_empty(), "no AuthZEN interop fixtures");
+    (bundle, cases)
+}
+
+#[test]
+fn authzen_interop_conditions_are_decided_natively_as_cel_decides_them() {
+    let (bundle, cases) = authzen_interop();
+    let mappings = crate::ToolMappings::builtin();
+    for rule in bundle.rules() {
+        let Some(condition) = &rule.condition else {
+            continue;
+        };
+        let fast = condition
+            .fast()
+            .unwrap_or_else(|| panic!("{} does not compile natively", rule.id));
+        for case in &cases {
+            let facts = crate::facts::compute(&case.action, &mappings);
+            let cel = with_scope(facts.home.as_deref(), |scope| {
+                for (root, value) in &facts.roots {
+                    scope.add_variable_from_value(*root, json_to_cel(value));
+                }
+                condition.eval_bool(scope)
+            });
+            let lookup = |root: &str| facts.get(root).or_else(|| default_value(root));
+            let native = fast.eval_bool(&lookup, facts.home.as_deref());
+            assert_eq!(
+                native.ok(),
+                Some(cel.clone().unwrap()),
+                "{} on {}",
+                rule.id,
+                case.name
+            );
+        }
+    }
+}
+
+#[test]
+fn authzen_interop_fixtures_pass() {
+    let (bundle, cases) = authzen_interop();
+    let count = cases.len();
+    let failed: Vec<String> = crate::fixtures::run(&bundle, cases)
+        .into_iter()
+        .filter(|r| !r.passed)
+        .map(|r| format!("{} → {}", r.case.name, r.outcome))
+        .collect();
+    assert!(
+        failed.is_empty(),
+        "{} of {count} failed: {failed:?}",
+        failed.len()
+    );
 }
