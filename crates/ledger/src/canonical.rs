@@ -35,10 +35,32 @@ pub enum CanonicalError {
 
 /// Canonical bytes of any serializable value.
 pub fn to_canonical_bytes<T: Serialize + ?Sized>(value: &T) -> Result<Vec<u8>, CanonicalError> {
-    match serializer::write(value) {
-        Ok(bytes) => Ok(bytes),
-        Err(serializer::Failure::Canonical(e)) => Err(e),
-        Err(serializer::Failure::Unsupported) => via_value(value),
+    CanonicalWriter::new().to_bytes(value)
+}
+
+/// Canonicalizes one value after another, reusing its buffers: after the first few values the
+/// only allocation per value is the returned bytes. The ledger writer keeps one for sealing.
+#[derive(Debug, Clone, Default)]
+pub struct CanonicalWriter {
+    canon: serializer::Canon,
+}
+
+impl CanonicalWriter {
+    /// A writer with empty buffers.
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// Canonical bytes of `value`, exactly as [`to_canonical_bytes`] gives them.
+    pub fn to_bytes<T: Serialize + ?Sized>(
+        &mut self,
+        value: &T,
+    ) -> Result<Vec<u8>, CanonicalError> {
+        match self.canon.write(value) {
+            Ok(()) => Ok(self.canon.take_output()),
+            Err(serializer::Failure::Canonical(e)) => Err(e),
+            Err(serializer::Failure::Unsupported) => via_value(value),
+        }
     }
 }
 
@@ -116,12 +138,38 @@ fn needs_escape(b: u8) -> bool {
     b < 0x20 || b == b'"' || b == b'\\'
 }
 
+/// Position of the first byte that must be escaped, scanning eight bytes at a time.
+fn first_escape(bytes: &[u8]) -> Option<usize> {
+    const ONES: u64 = u64::from_ne_bytes([0x01; 8]);
+    const HIGH: u64 = u64::from_ne_bytes([0x80; 8]);
+    /// Whether some byte of `w` is below `n` (n <= 0x80): the classic SWAR "has less" test.
+    fn has_less(w: u64, n: u8) -> bool {
+        w.wrapping_sub(ONES * u64::from(n)) & !w & HIGH != 0
+    }
+    let mut chunks = bytes.chunks_exact(8);
+    let mut offset = 0;
+    for chunk in &mut chunks {
+        let word = u64::from_ne_bytes(<[u8; 8]>::try_from(chunk).unwrap_or_default());
+        let quote = word ^ (ONES * u64::from(b'"'));
+        let backslash = word ^ (ONES * u64::from(b'\\'));
+        if has_less(word, 0x20) || has_less(quote, 1) || has_less(backslash, 1) {
+            return chunk
+                .iter()
+                .position(|&b| needs_escape(b))
+                .map(|i| offset + i);
+        }
+        offset += 8;
+    }
+    let tail = chunks.remainder().iter().position(|&b| needs_escape(b));
+    tail.map(|i| offset + i)
+}
+
 /// Writes `s` as a JSON string with the minimal escapes; returns whether anything was escaped.
 pub(crate) fn write_string(s: &str, out: &mut Vec<u8>) -> bool {
     out.push(b'"');
     let mut rest = s.as_bytes();
     let mut escaped = false;
-    while let Some(at) = rest.iter().position(|&b| needs_escape(b)) {
+    while let Some(at) = first_escape(rest) {
         let Some((run, tail)) = rest.split_at_checked(at) else {
             break;
         };

@@ -6,7 +6,7 @@
 
 use std::collections::HashMap;
 
-use crate::canonical::{CanonicalError, to_canonical_bytes};
+use crate::canonical::{CanonicalError, CanonicalWriter};
 use crate::checkpoint::Checkpoint;
 use crate::hash::{Hash, leaf_hash};
 use crate::merkle::Frontier;
@@ -62,6 +62,8 @@ pub struct ChainState {
     last_hash: Hash,
     agent_heads: HashMap<String, Hash>,
     tree: Frontier,
+    /// Buffers reused from one record to the next.
+    canonical: CanonicalWriter,
 }
 
 impl ChainState {
@@ -87,6 +89,7 @@ impl ChainState {
             last_hash,
             agent_heads,
             tree,
+            canonical: CanonicalWriter::new(),
         }
     }
 
@@ -131,7 +134,7 @@ impl ChainState {
             bundle_digest: draft.bundle_digest,
             event: draft.event,
         };
-        let bytes = to_canonical_bytes(&record)?;
+        let bytes = self.canonical.to_bytes(&record)?;
         let hash = leaf_hash(&bytes);
         if let Some(agent) = &record.actor.agent_id {
             self.agent_heads.insert(agent.clone(), hash);

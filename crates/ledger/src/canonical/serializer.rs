@@ -53,25 +53,49 @@ impl From<CanonicalError> for Failure {
 }
 
 /// Canonical bytes of `value`, or why the fast writer could not produce them.
+#[cfg(test)]
 pub(super) fn write<T: Serialize + ?Sized>(value: &T) -> Result<Vec<u8>, Failure> {
-    let mut canon = Canon {
-        out: Vec::with_capacity(1024),
-        members: Vec::with_capacity(32),
-        scratch: Vec::new(),
-    };
-    value.serialize(&mut canon)?;
-    Ok(canon.out)
+    let mut canon = Canon::default();
+    canon.write(value)?;
+    Ok(std::mem::take(&mut canon.out))
 }
 
+/// Buffers above this size are not kept for the next value.
+const RETAINED: usize = 64 * 1024;
+
 /// The writer's state: the output, the members of every object still open (innermost last),
-/// and a buffer for reordering.
+/// and a buffer for reordering. Kept between values so that their capacity is reused.
+#[derive(Debug, Clone, Default)]
 pub(super) struct Canon {
     out: Vec<u8>,
     members: Vec<Member>,
     scratch: Vec<u8>,
 }
 
+impl Canon {
+    /// Writes `value` into the output buffer (cleared first).
+    pub(super) fn write<T: Serialize + ?Sized>(&mut self, value: &T) -> Result<(), Failure> {
+        self.out.clear();
+        self.members.clear();
+        let written = value.serialize(&mut *self);
+        if self.scratch.capacity() > RETAINED {
+            self.scratch = Vec::new();
+        }
+        written
+    }
+
+    /// Takes the output buffer when it is too large to keep, else copies the bytes out.
+    pub(super) fn take_output(&mut self) -> Vec<u8> {
+        if self.out.capacity() > RETAINED {
+            std::mem::take(&mut self.out)
+        } else {
+            self.out.as_slice().to_vec()
+        }
+    }
+}
+
 /// An object member's name, as needed to order it.
+#[derive(Debug, Clone)]
 pub(super) enum Key {
     /// A struct field name.
     Static(&'static str),
@@ -92,6 +116,7 @@ impl Key {
 }
 
 /// One written member: its name and where `"name":value` sits in the output.
+#[derive(Debug, Clone)]
 struct Member {
     key: Key,
     start: usize,
