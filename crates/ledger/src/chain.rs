@@ -15,10 +15,13 @@ use crate::record::{Record, RecordDraft, SCHEMA_VERSION};
 
 /// A record's id: `rec_` followed by the first 16 bytes of its hash in hex.
 pub fn record_id(hash: &Hash) -> String {
-    let mut id = String::with_capacity(36);
-    id.push_str("rec_");
-    id.push_str(&hex::encode(hash.0.get(..16).unwrap_or(&hash.0)));
-    id
+    let mut text = *b"rec_00000000000000000000000000000000";
+    let (_, hex_part) = text.split_at_mut(4);
+    let prefix = hash.0.get(..16).unwrap_or(&hash.0);
+    if hex::encode_to_slice(prefix, hex_part).is_err() {
+        return format!("rec_{}", hex::encode(prefix));
+    }
+    String::from_utf8_lossy(&text).into_owned()
 }
 
 /// A sealed record: the typed record, the exact canonical bytes that were hashed, and the hash.
@@ -147,5 +150,19 @@ impl ChainState {
             bytes,
             hash,
         })
+    }
+}
+
+#[cfg(test)]
+#[allow(clippy::indexing_slicing)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_record_id_is_rec_and_the_first_half_of_the_hash_in_hex() {
+        let hash = Hash::sha256(b"record");
+        let id = record_id(&hash);
+        assert_eq!(id, format!("rec_{}", &hash.to_hex()[..32]));
+        assert_eq!(id.len(), 36);
     }
 }

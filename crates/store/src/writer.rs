@@ -157,7 +157,13 @@ impl Writer {
                 }
                 for (sender, sealed) in senders.into_iter().zip(sealed_all) {
                     let claims = sealed.receipt_claims(&self.config.origin);
-                    done.push((sender, Committed { claims }));
+                    done.push((
+                        sender,
+                        Committed {
+                            claims,
+                            _retired: sealed,
+                        },
+                    ));
                 }
                 Ok(done)
             }
