@@ -378,6 +378,14 @@ fn long_string() -> impl Strategy<Value = String> {
     proptest::collection::vec(ch, 0..40).prop_map(|c| c.into_iter().collect())
 }
 
+/// Member names: short tricky ones, and ones sharing a first eight bytes (ordered past them).
+fn member_name() -> impl Strategy<Value = String> {
+    prop_oneof![
+        tricky_string(),
+        tricky_string().prop_map(|s| format!("constraint{s}")),
+    ]
+}
+
 fn json_number() -> impl Strategy<Value = Value> {
     prop_oneof![
         any::<u64>().prop_map(Value::from),
@@ -398,7 +406,7 @@ fn json_value() -> impl Strategy<Value = Value> {
     leaf.prop_recursive(4, 48, 6, |inner| {
         prop_oneof![
             proptest::collection::vec(inner.clone(), 0..6).prop_map(Value::Array),
-            proptest::collection::vec((tricky_string(), inner), 0..6)
+            proptest::collection::vec((member_name(), inner), 0..6)
                 .prop_map(|m| Value::Object(m.into_iter().collect())),
         ]
     })
