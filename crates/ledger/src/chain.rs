@@ -6,7 +6,7 @@
 
 use std::collections::HashMap;
 
-use crate::canonical::{CanonicalError, to_canonical_bytes};
+use crate::canonical::{CanonicalError, CanonicalWriter};
 use crate::checkpoint::Checkpoint;
 use crate::hash::{Hash, leaf_hash};
 use crate::merkle::Frontier;
@@ -15,10 +15,13 @@ use crate::record::{Record, RecordDraft, SCHEMA_VERSION};
 
 /// A record's id: `rec_` followed by the first 16 bytes of its hash in hex.
 pub fn record_id(hash: &Hash) -> String {
-    let mut id = String::with_capacity(36);
-    id.push_str("rec_");
-    id.push_str(&hex::encode(hash.0.get(..16).unwrap_or(&hash.0)));
-    id
+    let mut text = *b"rec_00000000000000000000000000000000";
+    let (_, hex_part) = text.split_at_mut(4);
+    let prefix = hash.0.get(..16).unwrap_or(&hash.0);
+    if hex::encode_to_slice(prefix, hex_part).is_err() {
+        return format!("rec_{}", hex::encode(prefix));
+    }
+    String::from_utf8_lossy(&text).into_owned()
 }
 
 /// A sealed record: the typed record, the exact canonical bytes that were hashed, and the hash.
@@ -62,6 +65,8 @@ pub struct ChainState {
     last_hash: Hash,
     agent_heads: HashMap<String, Hash>,
     tree: Frontier,
+    /// Buffers reused from one record to the next.
+    canonical: CanonicalWriter,
 }
 
 impl ChainState {
@@ -87,6 +92,7 @@ impl ChainState {
             last_hash,
             agent_heads,
             tree,
+            canonical: CanonicalWriter::new(),
         }
     }
 
@@ -131,7 +137,7 @@ impl ChainState {
             bundle_digest: draft.bundle_digest,
             event: draft.event,
         };
-        let bytes = to_canonical_bytes(&record)?;
+        let bytes = self.canonical.to_bytes(&record)?;
         let hash = leaf_hash(&bytes);
         if let Some(agent) = &record.actor.agent_id {
             self.agent_heads.insert(agent.clone(), hash);
@@ -144,5 +150,19 @@ impl ChainState {
             bytes,
             hash,
         })
+    }
+}
+
+#[cfg(test)]
+#[allow(clippy::indexing_slicing)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_record_id_is_rec_and_the_first_half_of_the_hash_in_hex() {
+        let hash = Hash::sha256(b"record");
+        let id = record_id(&hash);
+        assert_eq!(id, format!("rec_{}", &hash.to_hex()[..32]));
+        assert_eq!(id.len(), 36);
     }
 }

@@ -119,7 +119,11 @@ fn nibble(c: u8) -> Option<u8> {
 
 impl Serialize for Hash {
     fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
-        s.serialize_str(&self.to_hex())
+        // Hex on the stack: every record holds one or two hashes, so no allocation per hash.
+        let mut text = [0u8; 64];
+        hex::encode_to_slice(self.0, &mut text).map_err(serde::ser::Error::custom)?;
+        let text = std::str::from_utf8(&text).map_err(serde::ser::Error::custom)?;
+        s.serialize_str(text)
     }
 }
 
@@ -148,5 +152,14 @@ mod tests {
         assert_eq!(h.to_hex().parse::<Hash>(), Ok(h));
         assert!("zz".parse::<Hash>().is_err());
         assert!(h.to_hex().to_uppercase().parse::<Hash>().is_err());
+    }
+
+    #[test]
+    fn serializes_as_its_hex_string() {
+        let h = Hash::sha256(b"abc");
+        assert_eq!(
+            serde_json::to_string(&h).unwrap_or_default(),
+            format!("\"{}\"", h.to_hex())
+        );
     }
 }

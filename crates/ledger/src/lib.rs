@@ -18,7 +18,7 @@ pub mod receipt;
 pub mod record;
 pub mod verify;
 
-pub use canonical::{CanonicalError, canonicalize, to_canonical_bytes};
+pub use canonical::{CanonicalError, CanonicalWriter, canonicalize, to_canonical_bytes};
 pub use chain::{ChainState, SealedRecord, record_id};
 pub use checkpoint::{Checkpoint, CheckpointError};
 pub use hash::{Hash, leaf_hash, node_hash};

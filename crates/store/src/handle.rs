@@ -12,7 +12,7 @@ use std::sync::Arc;
 use std::task::{Context, Poll};
 
 use futures_channel::oneshot;
-use warden_ledger::{Hash, ReceiptClaims};
+use warden_ledger::{Hash, ReceiptClaims, SealedRecord};
 
 use crate::error::AppendError;
 use crate::receipts::ReceiptSigner;
@@ -22,6 +22,9 @@ use crate::receipts::ReceiptSigner;
 pub struct Committed {
     /// The receipt claims (seq, id, hash, agent link, time, bundle, outcome).
     pub claims: ReceiptClaims,
+    /// The sealed record, handed over only so that its memory is freed in the caller's thread:
+    /// the single writer thread is the ledger's serial bottleneck.
+    pub(crate) _retired: SealedRecord,
 }
 
 /// A durable record: where it sits and the signed receipt for it.

@@ -157,7 +157,13 @@ impl Writer {
                 }
                 for (sender, sealed) in senders.into_iter().zip(sealed_all) {
                     let claims = sealed.receipt_claims(&self.config.origin);
-                    done.push((sender, Committed { claims }));
+                    done.push((
+                        sender,
+                        Committed {
+                            claims,
+                            _retired: sealed,
+                        },
+                    ));
                 }
                 Ok(done)
             }
@@ -175,21 +181,64 @@ impl Writer {
     }
 }
 
+/// Records inserted by one multi-row statement: a batch's rows go in groups of this many, so the
+/// per-statement cost (start, halt, reset) is paid once per group; the rest go one by one.
+const ROWS_PER_INSERT: usize = 16;
+
+/// `INSERT` of one record.
+const ONE_ROW_SQL: &str =
+    "INSERT INTO ledger_records (seq, hash, agent_id, time_ms, body) VALUES (?,?,?,?,?)";
+
+/// `INSERT` of `rows` records.
+fn insert_sql(rows: usize) -> String {
+    let mut sql =
+        String::from("INSERT INTO ledger_records (seq, hash, agent_id, time_ms, body) VALUES ");
+    for row in 0..rows {
+        if row > 0 {
+            sql.push(',');
+        }
+        sql.push_str("(?,?,?,?,?)");
+    }
+    sql
+}
+
 fn insert_records(tx: &rusqlite::Transaction<'_>, sealed: &[SealedRecord]) -> rusqlite::Result<()> {
-    let mut stmt = tx.prepare_cached(
-        "INSERT INTO ledger_records (seq, hash, agent_id, time_ms, body) VALUES (?1, ?2, ?3, ?4, ?5)",
-    )?;
-    for s in sealed {
-        let body = std::str::from_utf8(&s.bytes).unwrap_or_default();
-        stmt.execute(params![
-            to_i64(s.record.seq),
-            &s.hash.0[..],
-            s.record.actor.agent_id.as_deref(),
-            to_i64(s.record.time_ms),
-            body
-        ])?;
+    static GROUP_SQL: std::sync::LazyLock<String> =
+        std::sync::LazyLock::new(|| insert_sql(ROWS_PER_INSERT));
+    let mut groups = sealed.chunks_exact(ROWS_PER_INSERT);
+    if groups.len() > 0 {
+        let mut stmt = tx.prepare_cached(&GROUP_SQL)?;
+        for group in &mut groups {
+            for (row, s) in group.iter().enumerate() {
+                bind_record(&mut stmt, row * 5, s)?;
+            }
+            stmt.raw_execute()?;
+        }
+    }
+    let rest = groups.remainder();
+    if !rest.is_empty() {
+        let mut stmt = tx.prepare_cached(ONE_ROW_SQL)?;
+        for s in rest {
+            bind_record(&mut stmt, 0, s)?;
+            stmt.raw_execute()?;
+        }
     }
     Ok(())
+}
+
+/// Binds one record's five columns after the first `offset` parameters.
+fn bind_record(
+    stmt: &mut rusqlite::CachedStatement<'_>,
+    offset: usize,
+    s: &SealedRecord,
+) -> rusqlite::Result<()> {
+    let body = std::str::from_utf8(&s.bytes)
+        .map_err(|e| rusqlite::Error::ToSqlConversionFailure(Box::new(e)))?;
+    stmt.raw_bind_parameter(offset + 1, to_i64(s.record.seq))?;
+    stmt.raw_bind_parameter(offset + 2, &s.hash.0[..])?;
+    stmt.raw_bind_parameter(offset + 3, s.record.actor.agent_id.as_deref())?;
+    stmt.raw_bind_parameter(offset + 4, to_i64(s.record.time_ms))?;
+    stmt.raw_bind_parameter(offset + 5, body)
 }
 
 fn insert_checkpoint(
@@ -218,4 +267,70 @@ fn insert_checkpoint(
 /// SQLite integers are signed; seqs and times stay far below `i64::MAX`.
 pub(crate) fn to_i64(v: u64) -> i64 {
     i64::try_from(v).unwrap_or(i64::MAX)
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used)]
+mod tests {
+    use super::*;
+    use warden_ledger::{Actor, Event, Halt};
+
+    fn draft(i: u64) -> RecordDraft {
+        RecordDraft {
+            actor: Actor {
+                agent_id: (!i.is_multiple_of(3)).then(|| format!("agent-{}", i % 3)),
+                ..Actor::default()
+            },
+            bundle_digest: None,
+            event: Event::Halt(Halt {
+                agent_id: format!("agent-{i}"),
+                lifted: false,
+                reason: None,
+            }),
+        }
+    }
+
+    /// A stored row: seq, hash, agent id, time, body.
+    type Row = (i64, Vec<u8>, Option<String>, i64, String);
+
+    #[test]
+    fn batches_of_any_size_store_every_record_in_order() {
+        let mut conn = Connection::open_in_memory().unwrap();
+        crate::schema::migrate(&mut conn).unwrap();
+        let mut state = ChainState::new();
+        let mut all = Vec::new();
+        // Below, at, and around multiples of the rows inserted per statement.
+        for size in [
+            1,
+            ROWS_PER_INSERT - 1,
+            ROWS_PER_INSERT,
+            2 * ROWS_PER_INSERT + 5,
+        ] {
+            let sealed: Vec<SealedRecord> = (0..size)
+                .map(|_| state.seal(draft(state.next_seq()), 7).unwrap())
+                .collect();
+            let tx = conn.transaction().unwrap();
+            insert_records(&tx, &sealed).unwrap();
+            tx.commit().unwrap();
+            all.extend(sealed);
+        }
+        let mut stmt = conn
+            .prepare("SELECT seq, hash, agent_id, time_ms, body FROM ledger_records ORDER BY seq")
+            .unwrap();
+        let rows: Vec<Row> = stmt
+            .query_map([], |r| {
+                Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?, r.get(4)?))
+            })
+            .unwrap()
+            .collect::<Result<_, _>>()
+            .unwrap();
+        assert_eq!(rows.len(), all.len());
+        for (row, s) in rows.iter().zip(&all) {
+            assert_eq!(row.0, to_i64(s.record.seq));
+            assert_eq!(row.1, s.hash.0.to_vec());
+            assert_eq!(row.2, s.record.actor.agent_id);
+            assert_eq!(row.3, 7);
+            assert_eq!(row.4.as_bytes(), &s.bytes[..]);
+        }
+    }
 }
