@@ -73,6 +73,8 @@ impl BudgetWriter {
     pub fn start(path: &Path) -> Result<BudgetWriter, StoreError> {
         let conn = open_migrated(path)?;
         conn.pragma_update(None, "synchronous", "NORMAL")?;
+        // The ledger's checkpointer keeps the log short; budget commits never run a checkpoint.
+        conn.pragma_update(None, "wal_autocheckpoint", 0)?;
         let (queue, inbox) = mpsc::channel();
         let durable = Arc::new(AtomicU64::new(0));
         let healthy = Arc::new(AtomicBool::new(true));

@@ -145,6 +145,20 @@ fn settling_moves_the_reservation_into_spent_at_the_actual_cost() {
     let after = budgets.release(released.id).unwrap().unwrap();
     assert_eq!(after.balances[0].spent, Micros(123));
     assert_eq!(after.balances[0].reserved, Micros(0));
+    // Settled behind: in force at once, in the tables after a flush.
+    let behind = budgets
+        .reserve(&request(&scopes, &limits, 10, 400), NOW)
+        .unwrap()
+        .unwrap();
+    let settled = budgets
+        .settle_behind(behind.id, Micros(7))
+        .unwrap()
+        .unwrap();
+    assert_eq!(settled.balances[0].spent, Micros(130));
+    assert_eq!(budgets.settle_behind(behind.id, Micros(7)).unwrap(), None);
+    budgets.flush().unwrap();
+    let line = &budgets.spending(None, NOW).unwrap()[0];
+    assert_eq!((line.spent, line.reserved), (Micros(130), Micros(0)));
 }
 
 #[test]
