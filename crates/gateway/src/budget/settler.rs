@@ -1,5 +1,5 @@
 //! The settler: one thread that settles finished calls and writes their spend records, a batch
-//! at a time. It gathers what finishes within a few milliseconds, settles all of it in the
+//! at a time. It gathers what finishes within [`GATHER`], settles all of it in the
 //! budget book, waits once for the budget tables to commit it, then appends every spend record
 //! together, so the ledger commits them in one group instead of one commit per call. Requests
 //! never wait for it; the ledger's commits for requests meet fewer commits for settlements.
@@ -18,7 +18,7 @@ use warden_store::{LedgerStore, Settlement, SqliteBudgets, StoreError};
 use super::ledger_balance;
 
 /// How long the first settlement of a batch waits for others to join it.
-const GATHER: Duration = Duration::from_millis(20);
+const GATHER: Duration = Duration::from_millis(100);
 
 /// The most settlements in one batch.
 const MOST: usize = 512;
