@@ -120,8 +120,8 @@ impl Hold {
         }
     }
 
-    /// Settles the call in the background (see [`super::settler`]): the store, then the spend
-    /// record in the ledger.
+    /// Settles the call: in the budgets at once, then in the tables and the ledger (its spend
+    /// record) in the background (see [`super::settler`]).
     pub fn settle(mut self, usage: Usage, metered_output: u64, ending: Ending) {
         let actual = self.cost(usage, metered_output, ending);
         let outcome = match ending {
@@ -156,9 +156,10 @@ impl Hold {
             reason,
         };
         let actor = std::mem::take(&mut self.actor);
+        // In the book at once, so the next call sees the money back; durable behind it.
+        let settled = budgets.store.settle_behind(id, actual);
         budgets.settler().submit(Settle {
-            id,
-            actual,
+            settled,
             spend,
             actor,
         });

@@ -1,6 +1,7 @@
-//! The settler: one thread that settles finished calls and writes their spend records, a batch
-//! at a time. It gathers what finishes within [`GATHER`], settles all of it in the
-//! budget book, waits once for the budget tables to commit it, then appends every spend record
+//! The settler: one thread that makes finished calls' settlements durable and writes their
+//! spend records, a batch at a time. A call is settled in the budget book when it ends (so the
+//! next call of the same run sees the money back at once); the settler gathers what ended within
+//! [`GATHER`], waits once for the budget tables to commit it, then appends every spend record
 //! together, so the ledger commits them in one group instead of one commit per call. Requests
 //! never wait for it; the ledger's commits for requests meet fewer commits for settlements.
 //!
@@ -11,7 +12,6 @@ use std::sync::mpsc::{self, Receiver, RecvTimeoutError, Sender};
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
-use warden_budget::Micros;
 use warden_ledger as ledger;
 use warden_store::{LedgerStore, Settlement, SqliteBudgets, StoreError};
 
@@ -23,12 +23,10 @@ const GATHER: Duration = Duration::from_millis(100);
 /// The most settlements in one batch.
 const MOST: usize = 512;
 
-/// A finished call to settle.
+/// A call settled in the book, whose settlement and spend record are still to be written.
 pub(crate) struct Settle {
-    /// The reservation.
-    pub id: u64,
-    /// What the call cost.
-    pub actual: Micros,
+    /// The settlement in the book.
+    pub settled: Result<Option<Settlement>, StoreError>,
     /// Its spend record, without the balances after settlement.
     pub spend: ledger::BudgetSpend,
     /// Who made the call.
@@ -102,22 +100,17 @@ fn run(inbox: &Receiver<Settle>, store: &SqliteBudgets, ledger: &Arc<dyn LedgerS
     }
 }
 
-/// Settles `batch`, waits for the tables once, then writes the spend records together.
+/// Waits for the tables once for `batch`, then writes its spend records together.
 fn settle_batch(store: &SqliteBudgets, ledger: &Arc<dyn LedgerStore>, batch: Vec<Settle>) {
-    let settled: Vec<Result<Option<Settlement>, StoreError>> = batch
-        .iter()
-        .map(|s| store.settle_behind(s.id, s.actual))
-        .collect();
     let committed = store.flush();
     if let Err(e) = &committed {
         tracing::error!("budget settlements are in force but not in the tables: {e}");
     }
     let handles: Vec<_> = batch
         .into_iter()
-        .zip(settled)
-        .map(|(settle, settled)| {
+        .map(|settle| {
             let mut spend = settle.spend;
-            match (settled, &committed) {
+            match (settle.settled, &committed) {
                 (Ok(Some(settlement)), Ok(())) => {
                     spend.balances = settlement.balances.iter().map(ledger_balance).collect();
                 }
