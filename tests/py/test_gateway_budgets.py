@@ -116,13 +116,23 @@ budgets:
                 raise AssertionError(f"{scope} still has reservations: {line}")
             time.sleep(0.05)
 
-    def spends(self, run):
-        """The ledger's budget spend records of `run`, oldest first."""
-        out = warden("ledger", "tail", "-n", "1000000", "--data-dir", str(self.data_dir)).stdout
-        records = [json.loads(line)["record"] for line in out.splitlines() if line.strip()]
-        return [
-            r["event"] for r in records if r["event"]["type"] == "budget" and r.get("actor", {}).get("run_id") == run
-        ]
+    def spends(self, run, count):
+        """The ledger's budget spend records of `run`, oldest first, once there are `count` of them
+        (one per call: spend records follow the settlement into the ledger in the background)."""
+        deadline = time.monotonic() + SETTLE_TIMEOUT_S
+        while True:
+            out = warden("ledger", "tail", "-n", "1000000", "--data-dir", str(self.data_dir)).stdout
+            records = [json.loads(line)["record"] for line in out.splitlines() if line.strip()]
+            spends = [
+                r["event"]
+                for r in records
+                if r["event"]["type"] == "budget" and r.get("actor", {}).get("run_id") == run
+            ]
+            if len(spends) >= count:
+                return spends
+            if time.monotonic() > deadline:
+                raise AssertionError(f"{run} has {len(spends)} spend records, expected {count}: {spends}")
+            time.sleep(0.05)
 
     def stop(self):
         self.stopped = True
@@ -188,7 +198,7 @@ def test_fifty_parallel_calls_never_spend_more_than_the_budget(gw):
     assert line["spent_micro_usd"] <= RUN_LIMIT_MICROS, line
     expected = sum(cost(r.usage.prompt_tokens, r.usage.completion_tokens) for r in served)
     assert line["spent_micro_usd"] == expected, (line, expected)
-    spends = gw.spends(run)
+    spends = gw.spends(run, len(results))
     settled = [s for s in spends if s["outcome"] == "settled"]
     assert len(settled) == len(served)
     assert len([s for s in spends if s["outcome"] == "refused"]) == len(refused)
@@ -210,7 +220,7 @@ def test_settlement_matches_the_providers_usage_to_the_cent(gw):
     second = cost(message.usage.input_tokens, message.usage.output_tokens)
     line = gw.settled(f"run:{run}")
     assert line["spent_micro_usd"] == first + second, (line, first, second)
-    decision_costs = [s["settled_micro_usd"] for s in gw.spends(run)]
+    decision_costs = [s["settled_micro_usd"] for s in gw.spends(run, 2)]
     assert decision_costs == [first, second]
 
 
@@ -243,7 +253,7 @@ def test_a_stream_cut_by_its_reservation_ends_cleanly_for_the_openai_sdk(gw):
     assert len(text) < 200, text
     # The agent did not ask for usage, so no usage chunk reaches it.
     assert all(c.usage is None for c in chunks)
-    spends = gw.settled(f"run:{run}") and gw.spends(run)
+    spends = gw.settled(f"run:{run}") and gw.spends(run, 1)
     assert [s["outcome"] for s in spends] == ["cut"]
     # Settled from the usage the provider reported after the cut (it overran max_tokens).
     assert spends[0]["output_tokens"] > 20
@@ -260,7 +270,7 @@ def test_a_stream_cut_by_its_reservation_ends_cleanly_for_the_anthropic_sdk(gw):
     assert text.startswith("The quick brown fox") and len(text) < 100, text
     assert message.content[0].text == text
     gw.settled(f"run:{run}")
-    assert [s["outcome"] for s in gw.spends(run)] == ["cut"]
+    assert [s["outcome"] for s in gw.spends(run, 1)] == ["cut"]
 
 
 def test_the_reservation_of_a_stream_killed_midway_is_released(gw):
@@ -279,7 +289,7 @@ def test_the_reservation_of_a_stream_killed_midway_is_released(gw):
     line = gw.settled(f"run:{run}")
     # Charged for the prompt and the output that passed, far below the 600+ micro-dollars held.
     assert 0 < line["spent_micro_usd"] < 200, (line, reserved)
-    assert [s["outcome"] for s in gw.spends(run)] == ["aborted"]
+    assert [s["outcome"] for s in gw.spends(run, 1)] == ["aborted"]
     listed = gw.cli("list", "--json")
     assert listed.returncode == 0, listed.stderr
     assert json.loads(listed.stdout)["outstanding_reservations"] == 0

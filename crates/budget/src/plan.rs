@@ -48,15 +48,20 @@ impl Sizing {
             .unwrap_or(self.price.max_output_tokens)
     }
 
+    /// The cost of the input and every output token asked for, before any per-call cap.
+    #[must_use]
+    pub fn worst(&self) -> Micros {
+        self.price
+            .cost(self.input_tokens, 0, self.wanted_output().max(1))
+    }
+
     /// The range to reserve in.
     ///
     /// # Errors
     /// [`PlanError::CapTooLow`] when the per-call cap cannot pay for one output token.
     pub fn plan(&self) -> Result<Plan, PlanError> {
         let min = self.price.cost(self.input_tokens, 0, 1);
-        let worst = self
-            .price
-            .cost(self.input_tokens, 0, self.wanted_output().max(1));
+        let worst = self.worst();
         let max = match self.call_cap {
             Some(cap) if cap < min => return Err(PlanError::CapTooLow { cap, needed: min }),
             Some(cap) => worst.min(cap),

@@ -111,14 +111,18 @@ impl Price {
     /// alone costs more). Free output is capped at the model's ceiling.
     #[must_use]
     pub fn affordable_output(&self, input: u64, budget: Micros) -> u64 {
-        let input_cost = self.cost(input, 0, 0);
-        let Some(left) = budget.0.checked_sub(input_cost.0) else {
+        // In millionths of a micro-dollar, unrounded, so that a budget of exactly
+        // `cost(input, 0, n)` pays for `n` tokens.
+        let input_nano = u128::from(input) * u128::from(self.input.0);
+        let Some(left) =
+            (u128::from(budget.0) * u128::from(MICROS_PER_USD)).checked_sub(input_nano)
+        else {
             return 0;
         };
         if self.output.0 == 0 {
             return self.max_output_tokens;
         }
-        let tokens = u128::from(left) * u128::from(MICROS_PER_USD) / u128::from(self.output.0);
+        let tokens = left / u128::from(self.output.0);
         u64::try_from(tokens).unwrap_or(u64::MAX)
     }
 }
@@ -250,6 +254,19 @@ mod tests {
                     p.cost(input, 0, out + 1) > Micros(budget),
                     "{budget} {input}"
                 );
+            }
+        }
+    }
+
+    #[test]
+    fn a_budget_of_exactly_the_cost_of_n_tokens_pays_for_at_least_n() {
+        // $0.15 / $0.60 per million: 36 input tokens cost 5.4 micro-dollars, rounded up they
+        // alone would leave nothing of 6 for the one output token 6 pays for.
+        let p = price(150_000, 75_000, 600_000);
+        for input in [0, 1, 36, 37, 1_000] {
+            for n in [1, 2, 10, 999] {
+                let out = p.affordable_output(input, p.cost(input, 0, n));
+                assert!(out >= n, "{input} {n}: {out}");
             }
         }
     }

@@ -58,6 +58,17 @@ impl TokenCounter {
         self.bpe.is_some()
     }
 
+    /// A bound no count of a text of `bytes` bytes exceeds, in constant time: the byte count
+    /// for a model's own (byte-level BPE) tokenizer, whose every token stands for at least one
+    /// byte; the estimate otherwise (which is what [`TokenCounter::count`] returns for it).
+    #[must_use]
+    pub fn upper_bound(&self, bytes: usize) -> u64 {
+        match self.bpe {
+            Some(_) => u64::try_from(bytes).unwrap_or(u64::MAX),
+            None => estimate(bytes),
+        }
+    }
+
     /// Tokens in `text`.
     #[must_use]
     pub fn count(&self, text: &str) -> u64 {
@@ -126,6 +137,23 @@ mod tests {
         let mut running = StreamCount::default();
         assert_eq!(exact.stream_tokens(&mut running, "hello"), 1);
         assert_eq!(exact.stream_tokens(&mut running, " world"), 2);
+    }
+
+    #[test]
+    fn the_upper_bound_is_never_below_the_count() {
+        let exact = TokenCounter::for_model("gpt-4o");
+        let estimate = TokenCounter::estimate();
+        for text in [
+            "",
+            "hello world",
+            "{\"messages\":[{\"role\":\"user\",\"content\":\"hi\"}]}",
+            "日本語のテキストと emoji 🦀🦀 and\ttabs\n\n  spaces",
+            "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa",
+        ] {
+            assert!(exact.upper_bound(text.len()) >= exact.count(text), "{text}");
+            assert_eq!(estimate.upper_bound(text.len()), estimate.count(text));
+        }
+        assert_eq!(exact.upper_bound(11), 11);
     }
 
     #[test]

@@ -1,6 +1,8 @@
 //! The budget reservation and settlement path on the embedded store: one `reserve` across five
 //! limits (run total, agent day and month, tenant day and total) and its `settle`, as the gateway
-//! does for every LLM call. Prints p50, p99 and max per call, for reserve, settle and both.
+//! does for every LLM call. The reservation is decided in memory and written behind; `settle`
+//! returns once the budget tables have committed it (the gateway's settler waits once for a
+//! batch instead). Prints p50, p99 and max per call, for reserve, settle and both.
 //!
 //! `cargo bench -p warden-store --bench budgets [-- --calls N]`
 
@@ -62,7 +64,7 @@ fn main() {
         }
     }
     println!(
-        "budget store: reserve across 5 limits + settle, {calls} calls, embedded SQLite (WAL, synchronous=NORMAL)"
+        "budget store: reserve across 5 limits (in memory, written behind) + settle (waits for the commit, WAL, synchronous=NORMAL), {calls} calls"
     );
     for (what, samples) in [
         ("reserve", &mut reserve),

@@ -1,29 +1,37 @@
 //! Budgets: limits per scope and window, spending per period, and reservations.
 //!
 //! A call reserves its worst-case cost before it goes upstream: [`SqliteBudgets::reserve`] checks
-//! every applicable limit and raises `reserved` on all of them in one `BEGIN IMMEDIATE`
-//! transaction, all or nothing, so concurrent calls can never together commit more than a limit.
-//! Spending counts what was settled plus what is still reserved. [`SqliteBudgets::settle`] moves a
-//! reservation's amount out of `reserved` and the actual cost into `spent`; a reservation nobody
-//! settles (its request died with its process) is released by [`SqliteBudgets::expire_due`].
-//! Spending is kept per period (`period_start_ms` of the window at reservation time), so a new day
-//! or month starts at zero without a reset, and a late settlement lands in the period it reserved.
+//! every applicable limit and raises `reserved` on all of them at once, all or nothing, so
+//! concurrent calls can never together commit more than a limit. Spending counts what was
+//! settled plus what is still reserved. [`SqliteBudgets::settle`] moves a reservation's amount out
+//! of `reserved` and the actual cost into `spent`; a reservation nobody settles (its request died)
+//! is released by [`SqliteBudgets::expire_due`]. Spending is kept per period (`period_start_ms`
+//! of the window at reservation time), so a new day or month starts at zero without a reset, and
+//! a late settlement lands in the period it reserved.
 //!
-//! The connection runs with `synchronous=NORMAL` (WAL): a commit survives a crash of the process
-//! but not of the machine, which for reservations (that expire) and spending (also in the
-//! ledger) is the right trade for a commit that stays off the disk's flush latency.
+//! One process owns the budget tables of a store (the `warden serve` that opened it), so the
+//! decisions are made in memory, in the [`BudgetBook`] under one mutex, and the tables follow
+//! behind (see [`crate::budget_writer`]): a reservation never waits for the disk or for the
+//! ledger's write lock. Settlements and operator changes return once they are committed
+//! (`synchronous=NORMAL`, WAL: they survive a crash of the process, not of the machine). A crash
+//! can lose reservations queued in the last moments, which belonged to requests that died with
+//! the process and would have been released at no cost anyway; the reservations that did reach
+//! the tables are loaded again at the next start and expire.
 //!
 //! Owns the `budget_*` rows; must not depend on HTTP, an async runtime, a clock (callers pass
 //! `now_ms`), prices or token counting.
 
+use std::collections::BTreeMap;
 use std::fmt;
 use std::path::{Path, PathBuf};
-use std::sync::Mutex;
+use std::sync::{Mutex, MutexGuard, PoisonError};
 
-use rusqlite::{Connection, OptionalExtension, Transaction, TransactionBehavior, params};
+use rusqlite::{Connection, OptionalExtension, params};
 use serde::{Deserialize, Serialize};
 use warden_budget::{Micros, Period, ScopeKey, Window};
 
+use crate::budget_book::{BudgetBook, Held, Line, Usage, UsageKey};
+use crate::budget_writer::{BudgetWriter, Write, wait};
 use crate::error::StoreError;
 use crate::operators::{db_time, lock, open_migrated, stored_time};
 
@@ -136,19 +144,13 @@ impl From<rusqlite::Error> for ReserveError {
     }
 }
 
-/// A line of a reservation, as stored with it.
-#[derive(Debug, Clone, Serialize, Deserialize)]
-struct Line {
-    scope: String,
-    window: Window,
-    period: Period,
-    limit: Micros,
-}
-
-/// Budgets in the embedded store.
+/// Budgets in the embedded store, decided in memory by the process that opened it.
 pub struct SqliteBudgets {
     path: PathBuf,
-    conn: Mutex<Connection>,
+    book: Mutex<BudgetBook>,
+    /// Reads usage lines the book does not hold (only under the book's lock).
+    reader: Mutex<Connection>,
+    writer: BudgetWriter,
 }
 
 impl fmt::Debug for SqliteBudgets {
@@ -160,79 +162,63 @@ impl fmt::Debug for SqliteBudgets {
 }
 
 impl SqliteBudgets {
-    /// Opens (creating if absent, running migrations) the store at `path` (`DATA_DIR/warden.db`).
+    /// Opens (creating if absent, running migrations) the store at `path` (`DATA_DIR/warden.db`)
+    /// and loads its operator limits and outstanding reservations. Only one `SqliteBudgets` may
+    /// be open on a database at a time: it is the authority on the budget tables.
     pub fn open(path: &Path) -> Result<Self, StoreError> {
-        let conn = open_migrated(path)?;
-        conn.pragma_update(None, "synchronous", "NORMAL")?;
+        let reader = open_migrated(path)?;
+        let book = BudgetBook::new(
+            read_limits(&reader)?,
+            read_reservations(&reader)?,
+            last_reservation_id(&reader)?,
+        );
         Ok(SqliteBudgets {
             path: path.to_owned(),
-            conn: Mutex::new(conn),
+            book: Mutex::new(book),
+            reader: Mutex::new(reader),
+            writer: BudgetWriter::start(path)?,
         })
     }
 
     /// Reserves between `min` and `max` on every applicable limit at once: the most every limit
-    /// still allows, up to `max`. `Ok(None)` when no limit applies (nothing to hold).
+    /// still allows, up to `max`. `Ok(None)` when no limit applies (nothing to hold). Decided in
+    /// memory; the reservation is written to the tables behind the caller.
     ///
     /// # Errors
     /// [`ReserveError::Exhausted`] naming the first limit with less than `min` left (nothing is
-    /// reserved then); [`ReserveError::Store`] when the store fails.
+    /// reserved then); [`ReserveError::Store`] when a usage line could not be read.
     pub fn reserve(
         &self,
         request: &ReserveRequest<'_>,
         now_ms: u64,
     ) -> Result<Option<Reservation>, ReserveError> {
-        let mut conn = lock(&self.conn);
-        let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
-        let lines = applicable(&tx, request, now_ms)?;
+        let mut book = self.book();
+        let lines = book.applicable(request.scopes, request.configured, now_ms);
         if lines.is_empty() {
             return Ok(None);
         }
-        let mut balances = Vec::with_capacity(lines.len());
-        let mut amount = request.max;
-        for line in &lines {
-            let balance = read_balance(&tx, line)?;
-            let left = balance.remaining().unwrap_or(Micros::ZERO);
-            if left < request.min {
-                return Err(ReserveError::Exhausted(Box::new(balance)));
-            }
-            amount = amount.min(left);
-            balances.push(balance);
-        }
-        {
-            let mut add = tx.prepare_cached(
-                "INSERT INTO budget_usage (scope, window, period_start_ms, spent_micros, reserved_micros)
-                 VALUES (?1, ?2, ?3, 0, ?4)
-                 ON CONFLICT(scope, window, period_start_ms)
-                 DO UPDATE SET reserved_micros = reserved_micros + excluded.reserved_micros",
-            )?;
-            for (line, balance) in lines.iter().zip(&mut balances) {
-                add.execute(params![
-                    line.scope,
-                    line.window.name(),
-                    db_time(line.period.start_ms),
-                    db_time(amount.0)
-                ])?;
-                balance.reserved = balance.reserved.plus(amount);
-            }
-        }
+        self.load_lines(&mut book, &lines)?;
         let expires_ms = now_ms.saturating_add(request.ttl_ms);
-        let id: i64 = tx
-            .prepare_cached(
-                "INSERT INTO budget_reservations (amount_micros, lines, created_ms, expires_ms)
-                 VALUES (?1, ?2, ?3, ?4) RETURNING reservation_id",
-            )?
-            .query_row(
-                params![
-                    db_time(amount.0),
-                    crate::operators::to_json(&lines)?,
-                    db_time(now_ms),
-                    db_time(expires_ms)
-                ],
-                |r| r.get(0),
-            )?;
-        tx.commit()?;
+        let seq = book.take_seq();
+        let (id, amount, balances) = book
+            .reserve(lines.clone(), (request.min, request.max), expires_ms, seq)
+            .map_err(ReserveError::Exhausted)?;
+        let usage = usage_of(&book, &lines);
+        self.writer.queue(
+            seq,
+            vec![
+                Write::Usage(usage),
+                Write::Reserve {
+                    id,
+                    amount,
+                    lines,
+                    created_ms: now_ms,
+                    expires_ms,
+                },
+            ],
+        );
         Ok(Some(Reservation {
-            id: u64::try_from(id).unwrap_or(0),
+            id,
             amount,
             balances,
             expires_ms,
@@ -241,13 +227,20 @@ impl SqliteBudgets {
 
     /// Settles reservation `id` at `actual`: its amount leaves `reserved` and `actual` joins
     /// `spent` on every line, in the periods it was reserved in. `Ok(None)` when the reservation
-    /// is unknown (already settled or expired).
+    /// is unknown (already settled or expired). Returns once the settlement is committed.
+    ///
+    /// # Errors
+    /// The store could not read a usage line, or could not commit the settlement (it stands in
+    /// memory all the same).
     pub fn settle(&self, id: u64, actual: Micros) -> Result<Option<Settlement>, StoreError> {
-        let mut conn = lock(&self.conn);
-        let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
-        let settled = settle_in(&tx, id, actual)?;
-        tx.commit()?;
-        Ok(settled)
+        let mut book = self.book();
+        let Some(settlement) = self.settle_in(&mut book, id, actual)? else {
+            return Ok(None);
+        };
+        let committed = self.writer.barrier();
+        drop(book);
+        wait(&committed)?;
+        Ok(Some(settlement))
     }
 
     /// Releases reservation `id` without charging anything.
@@ -255,36 +248,46 @@ impl SqliteBudgets {
         self.settle(id, Micros::ZERO)
     }
 
-    /// Releases every reservation whose time is up; returns their ids.
+    /// Settles reservation `id` at `actual` like [`SqliteBudgets::settle`], without waiting for
+    /// the tables: the settlement is written behind, and a later [`SqliteBudgets::flush`] (or
+    /// any waiting change) returns once it is committed. For callers that settle many
+    /// reservations and wait once, or take back a reservation just made at no cost.
+    ///
+    /// # Errors
+    /// A usage line of the reservation could not be read.
+    pub fn settle_behind(&self, id: u64, actual: Micros) -> Result<Option<Settlement>, StoreError> {
+        let mut book = self.book();
+        self.settle_in(&mut book, id, actual)
+    }
+
+    /// Releases every reservation whose time is up; returns their ids. Also lets the book forget
+    /// usage lines that are safely in the tables and held by no reservation.
     pub fn expire_due(&self, now_ms: u64) -> Result<Vec<u64>, StoreError> {
-        let mut conn = lock(&self.conn);
-        let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
-        let due: Vec<i64> = tx
-            .prepare_cached(
-                "SELECT reservation_id FROM budget_reservations WHERE expires_ms <= ?1
-                 ORDER BY reservation_id",
-            )?
-            .query_map([db_time(now_ms)], |r| r.get(0))?
-            .collect::<Result<_, _>>()?;
-        let mut expired = Vec::with_capacity(due.len());
-        for id in due {
-            let id = u64::try_from(id).unwrap_or(0);
-            settle_in(&tx, id, Micros::ZERO)?;
-            expired.push(id);
+        let mut book = self.book();
+        let due = book.due(now_ms);
+        for id in &due {
+            self.settle_in(&mut book, *id, Micros::ZERO)?;
         }
-        tx.commit()?;
-        Ok(expired)
+        book.forget_settled(self.writer.durable_seq());
+        Ok(due)
     }
 
     /// Outstanding reservations (for operators and tests).
     pub fn outstanding(&self) -> Result<u64, StoreError> {
-        let n: i64 =
-            lock(&self.conn)
-                .query_row("SELECT COUNT(*) FROM budget_reservations", [], |r| r.get(0))?;
-        Ok(u64::try_from(n).unwrap_or(0))
+        Ok(u64::try_from(self.book().outstanding()).unwrap_or(u64::MAX))
     }
 
-    /// Sets the limit of `scope` over `window` (replacing a configured or earlier one).
+    /// Waits until every change made so far is committed to the tables.
+    ///
+    /// # Errors
+    /// A write since the last wait failed.
+    pub fn flush(&self) -> Result<(), StoreError> {
+        let committed = self.writer.barrier();
+        wait(&committed)
+    }
+
+    /// Sets the limit of `scope` over `window` (replacing a configured or earlier one). In force
+    /// for the next reservation; returns once committed.
     pub fn set_limit(
         &self,
         scope: &ScopeKey,
@@ -293,225 +296,278 @@ impl SqliteBudgets {
         by: &str,
         now_ms: u64,
     ) -> Result<StoredLimit, StoreError> {
-        lock(&self.conn).execute(
-            "INSERT INTO budget_limits (scope, window, limit_micros, set_by, set_ms)
-             VALUES (?1, ?2, ?3, ?4, ?5)
-             ON CONFLICT(scope, window) DO UPDATE SET limit_micros = excluded.limit_micros,
-                 set_by = excluded.set_by, set_ms = excluded.set_ms",
-            params![
-                scope.to_string(),
-                window.name(),
-                db_time(limit.0),
-                by,
-                db_time(now_ms)
-            ],
-        )?;
-        Ok(StoredLimit {
+        let stored = StoredLimit {
             scope: scope.to_string(),
             window,
             limit,
             set_by: by.to_owned(),
             set_ms: now_ms,
-        })
+        };
+        let mut book = self.book();
+        book.set_limit(stored.clone());
+        let seq = book.take_seq();
+        self.writer.queue(seq, vec![Write::Limit(stored.clone())]);
+        let committed = self.writer.barrier();
+        drop(book);
+        wait(&committed)?;
+        Ok(stored)
     }
 
     /// Removes an operator-set limit (a configured one applies again); `false` if none was set.
     pub fn remove_limit(&self, scope: &ScopeKey, window: Window) -> Result<bool, StoreError> {
-        let n = lock(&self.conn).execute(
-            "DELETE FROM budget_limits WHERE scope = ?1 AND window = ?2",
-            params![scope.to_string(), window.name()],
-        )?;
-        Ok(n > 0)
+        let key = scope.to_string();
+        let mut book = self.book();
+        let removed = book.remove_limit(&key, window);
+        let seq = book.take_seq();
+        self.writer.queue(seq, vec![Write::Unlimit(key, window)]);
+        let committed = self.writer.barrier();
+        drop(book);
+        wait(&committed)?;
+        Ok(removed)
     }
 
     /// Every operator-set limit, by scope and window.
     pub fn limits(&self) -> Result<Vec<StoredLimit>, StoreError> {
-        let conn = lock(&self.conn);
-        let mut stmt = conn.prepare_cached(
-            "SELECT scope, window, limit_micros, set_by, set_ms FROM budget_limits
-             ORDER BY scope, window",
-        )?;
-        let rows = stmt.query_map([], |r| {
-            Ok(StoredLimit {
-                scope: r.get(0)?,
-                window: window_column(r, 1)?,
-                limit: Micros(stored_time(r, 2)?),
-                set_by: r.get(3)?,
-                set_ms: stored_time(r, 4)?,
-            })
-        })?;
-        Ok(rows.collect::<Result<Vec<_>, _>>()?)
+        Ok(self.book().limits())
     }
 
     /// Spending of every scope (or of `scope` only) in the periods current at `now_ms`, without
-    /// limits (`limit: None`; the caller knows which apply).
+    /// limits (`limit: None`; the caller knows which apply), ordered by scope and window.
     pub fn spending(
         &self,
         scope: Option<&ScopeKey>,
         now_ms: u64,
     ) -> Result<Vec<Balance>, StoreError> {
-        let conn = lock(&self.conn);
-        let mut stmt = conn.prepare_cached(
-            "SELECT scope, window, period_start_ms, spent_micros, reserved_micros
-             FROM budget_usage WHERE ?1 IS NULL OR scope = ?1 ORDER BY scope, window",
-        )?;
-        let rows = stmt.query_map([scope.map(ToString::to_string)], |r| {
-            let window = window_column(r, 1)?;
-            Ok(Balance {
-                scope: r.get(0)?,
-                window,
-                period: Period {
-                    start_ms: stored_time(r, 2)?,
-                    end_ms: None,
-                },
+        let scope = scope.map(ToString::to_string);
+        let book = self.book();
+        // The tables hold every line the book does not; the book's figures win where both do.
+        let mut current: BTreeMap<UsageKey, Usage> =
+            read_current(&lock(&self.reader), scope.as_deref(), now_ms)?;
+        current.extend(book.current(scope.as_deref(), now_ms));
+        drop(book);
+        Ok(current
+            .into_iter()
+            .map(|(key, usage)| Balance {
+                period: key.window.period(now_ms),
+                scope: key.scope,
+                window: key.window,
                 limit: None,
-                spent: Micros(stored_time(r, 3)?),
-                reserved: Micros(stored_time(r, 4)?),
+                spent: usage.spent,
+                reserved: usage.reserved,
             })
-        })?;
-        let mut out = Vec::new();
-        for row in rows {
-            let mut balance = row?;
-            let current = balance.window.period(now_ms);
-            if balance.period.start_ms == current.start_ms {
-                balance.period = current;
-                out.push(balance);
-            }
-        }
-        Ok(out)
+            .collect())
     }
 
     /// Sets settled spending of `scope` to zero in the current period of `window` (or of every
-    /// window); outstanding reservations stay. Returns the number of periods reset.
+    /// window); outstanding reservations stay. Returns the number of periods reset, once
+    /// committed.
     pub fn reset(
         &self,
         scope: &ScopeKey,
         window: Option<Window>,
         now_ms: u64,
     ) -> Result<usize, StoreError> {
-        let conn = lock(&self.conn);
-        let mut n = 0;
-        for w in Window::ALL {
-            if window.is_some_and(|only| only != w) {
-                continue;
-            }
-            n += conn.execute(
-                "UPDATE budget_usage SET spent_micros = 0
-                 WHERE scope = ?1 AND window = ?2 AND period_start_ms = ?3",
-                params![
-                    scope.to_string(),
-                    w.name(),
-                    db_time(w.period(now_ms).start_ms)
-                ],
-            )?;
+        let keys: Vec<UsageKey> = Window::ALL
+            .into_iter()
+            .filter(|w| window.is_none_or(|only| only == *w))
+            .map(|w| UsageKey {
+                scope: scope.to_string(),
+                window: w,
+                period_start_ms: w.period(now_ms).start_ms,
+            })
+            .collect();
+        let mut book = self.book();
+        for key in &keys {
+            self.load(&mut book, key)?;
         }
-        Ok(n)
+        let seq = book.take_seq();
+        let reset: Vec<UsageKey> = keys.into_iter().filter(|k| book.reset(k, seq)).collect();
+        let usage = reset.iter().map(|k| (k.clone(), book.usage(k))).collect();
+        self.writer.queue(seq, vec![Write::Usage(usage)]);
+        let committed = self.writer.barrier();
+        drop(book);
+        wait(&committed)?;
+        Ok(reset.len())
+    }
+
+    fn book(&self) -> MutexGuard<'_, BudgetBook> {
+        self.book.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    /// Settles `id` in the book and queues the writes; `None` when it is not outstanding.
+    fn settle_in(
+        &self,
+        book: &mut BudgetBook,
+        id: u64,
+        actual: Micros,
+    ) -> Result<Option<Settlement>, StoreError> {
+        let Some(lines) = book.held_lines(id).map(<[Line]>::to_vec) else {
+            return Ok(None);
+        };
+        self.load_lines(book, &lines)?;
+        let seq = book.take_seq();
+        let Some((reserved, lines, balances)) = book.settle(id, actual, seq) else {
+            return Ok(None);
+        };
+        let usage = usage_of(book, &lines);
+        self.writer
+            .queue(seq, vec![Write::Usage(usage), Write::Unreserve(id)]);
+        Ok(Some(Settlement {
+            reserved,
+            actual,
+            balances,
+        }))
+    }
+
+    /// Makes sure the book holds the usage lines of `lines`.
+    fn load_lines(&self, book: &mut BudgetBook, lines: &[Line]) -> Result<(), StoreError> {
+        for line in lines {
+            self.load(book, &line.key())?;
+        }
+        Ok(())
+    }
+
+    /// Reads `key` from the tables into the book unless the book already holds it.
+    fn load(&self, book: &mut BudgetBook, key: &UsageKey) -> Result<(), StoreError> {
+        if book.knows(key) {
+            return Ok(());
+        }
+        if let Some(usage) = read_usage(&lock(&self.reader), key)? {
+            book.load(key.clone(), usage);
+        }
+        Ok(())
     }
 }
 
-/// The limits that apply: configured ones, replaced or extended by operator-set ones, in check
-/// order (scope order as given, then day, month, total).
-fn applicable(
-    tx: &Transaction<'_>,
-    request: &ReserveRequest<'_>,
-    now_ms: u64,
-) -> Result<Vec<Line>, StoreError> {
-    let mut stmt =
-        tx.prepare_cached("SELECT window, limit_micros FROM budget_limits WHERE scope = ?1")?;
-    let mut lines = Vec::new();
-    for scope in request.scopes {
-        let key = scope.to_string();
-        let stored: Vec<(Window, Micros)> = stmt
-            .query_map([&key], |r| {
-                Ok((window_column(r, 0)?, Micros(stored_time(r, 1)?)))
-            })?
-            .collect::<Result<_, _>>()?;
-        for window in Window::ALL {
-            let from_store = stored.iter().find(|(w, _)| *w == window).map(|(_, l)| *l);
-            let configured = request
-                .configured
-                .iter()
-                .find(|c| &c.scope == scope && c.window == window)
-                .map(|c| c.limit);
-            if let Some(limit) = from_store.or(configured) {
-                lines.push(Line {
-                    scope: key.clone(),
-                    window,
-                    period: window.period(now_ms),
-                    limit,
-                });
-            }
-        }
-    }
-    Ok(lines)
+/// The book's figures for `lines`.
+fn usage_of(book: &BudgetBook, lines: &[Line]) -> Vec<(UsageKey, Usage)> {
+    lines
+        .iter()
+        .map(|line| {
+            let key = line.key();
+            let usage = book.usage(&key);
+            (key, usage)
+        })
+        .collect()
 }
 
-/// The balance of `line` in its period.
-fn read_balance(tx: &Transaction<'_>, line: &Line) -> Result<Balance, StoreError> {
-    let (spent, reserved) = tx
+fn read_usage(conn: &Connection, key: &UsageKey) -> Result<Option<Usage>, StoreError> {
+    Ok(conn
         .prepare_cached(
             "SELECT spent_micros, reserved_micros FROM budget_usage
              WHERE scope = ?1 AND window = ?2 AND period_start_ms = ?3",
         )?
         .query_row(
-            params![
-                line.scope,
-                line.window.name(),
-                db_time(line.period.start_ms)
-            ],
-            |r| Ok((stored_time(r, 0)?, stored_time(r, 1)?)),
+            params![key.scope, key.window.name(), db_time(key.period_start_ms)],
+            |r| {
+                Ok(Usage {
+                    spent: Micros(stored_time(r, 0)?),
+                    reserved: Micros(stored_time(r, 1)?),
+                    written_seq: 0,
+                })
+            },
         )
-        .optional()?
-        .unwrap_or((0, 0));
-    Ok(Balance {
-        scope: line.scope.clone(),
-        window: line.window,
-        period: line.period,
-        limit: Some(line.limit),
-        spent: Micros(spent),
-        reserved: Micros(reserved),
-    })
+        .optional()?)
 }
 
-fn settle_in(
-    tx: &Transaction<'_>,
-    id: u64,
-    actual: Micros,
-) -> Result<Option<Settlement>, StoreError> {
-    let found: Option<(i64, String)> = tx
-        .prepare_cached(
-            "DELETE FROM budget_reservations WHERE reservation_id = ?1
-             RETURNING amount_micros, lines",
-        )?
-        .query_row([db_time(id)], |r| Ok((r.get(0)?, r.get(1)?)))
-        .optional()?;
-    let Some((amount, lines)) = found else {
-        return Ok(None);
-    };
-    let reserved = Micros(u64::try_from(amount).unwrap_or(0));
-    let lines: Vec<Line> = serde_json::from_str(&lines)
-        .map_err(|e| StoreError::Corrupt(format!("reservation {id}: {e}")))?;
-    let mut balances = Vec::with_capacity(lines.len());
-    let mut update = tx.prepare_cached(
-        "UPDATE budget_usage
-         SET reserved_micros = MAX(reserved_micros - ?4, 0), spent_micros = spent_micros + ?5
-         WHERE scope = ?1 AND window = ?2 AND period_start_ms = ?3",
+/// The usage lines in the tables for the periods current at `now_ms`.
+fn read_current(
+    conn: &Connection,
+    scope: Option<&str>,
+    now_ms: u64,
+) -> Result<BTreeMap<UsageKey, Usage>, StoreError> {
+    let mut stmt = conn.prepare_cached(
+        "SELECT scope, window, period_start_ms, spent_micros, reserved_micros
+         FROM budget_usage WHERE (?1 IS NULL OR scope = ?1) AND window = ?2
+             AND period_start_ms = ?3",
     )?;
-    for line in &lines {
-        update.execute(params![
-            line.scope,
-            line.window.name(),
-            db_time(line.period.start_ms),
-            db_time(reserved.0),
-            db_time(actual.0)
-        ])?;
-        balances.push(read_balance(tx, line)?);
+    let mut out = BTreeMap::new();
+    for window in Window::ALL {
+        let rows = stmt.query_map(
+            params![
+                scope,
+                window.name(),
+                db_time(window.period(now_ms).start_ms)
+            ],
+            |r| {
+                Ok((
+                    UsageKey {
+                        scope: r.get(0)?,
+                        window: window_column(r, 1)?,
+                        period_start_ms: stored_time(r, 2)?,
+                    },
+                    Usage {
+                        spent: Micros(stored_time(r, 3)?),
+                        reserved: Micros(stored_time(r, 4)?),
+                        written_seq: 0,
+                    },
+                ))
+            },
+        )?;
+        for row in rows {
+            let (key, usage) = row?;
+            out.insert(key, usage);
+        }
     }
-    Ok(Some(Settlement {
-        reserved,
-        actual,
-        balances,
-    }))
+    Ok(out)
+}
+
+fn read_limits(conn: &Connection) -> Result<Vec<StoredLimit>, StoreError> {
+    let mut stmt = conn.prepare_cached(
+        "SELECT scope, window, limit_micros, set_by, set_ms FROM budget_limits
+         ORDER BY scope, window",
+    )?;
+    let rows = stmt.query_map([], |r| {
+        Ok(StoredLimit {
+            scope: r.get(0)?,
+            window: window_column(r, 1)?,
+            limit: Micros(stored_time(r, 2)?),
+            set_by: r.get(3)?,
+            set_ms: stored_time(r, 4)?,
+        })
+    })?;
+    Ok(rows.collect::<Result<Vec<_>, _>>()?)
+}
+
+fn read_reservations(conn: &Connection) -> Result<BTreeMap<u64, Held>, StoreError> {
+    let mut stmt = conn.prepare_cached(
+        "SELECT reservation_id, amount_micros, lines, expires_ms FROM budget_reservations",
+    )?;
+    let rows = stmt.query_map([], |r| {
+        Ok((
+            stored_time(r, 0)?,
+            Micros(stored_time(r, 1)?),
+            r.get::<_, String>(2)?,
+            stored_time(r, 3)?,
+        ))
+    })?;
+    let mut held = BTreeMap::new();
+    for row in rows {
+        let (id, amount, lines, expires_ms) = row?;
+        let lines: Vec<Line> = serde_json::from_str(&lines)
+            .map_err(|e| StoreError::Corrupt(format!("reservation {id}: {e}")))?;
+        held.insert(
+            id,
+            Held {
+                amount,
+                lines,
+                expires_ms,
+            },
+        );
+    }
+    Ok(held)
+}
+
+/// The highest reservation id ever handed out by the tables.
+fn last_reservation_id(conn: &Connection) -> Result<u64, StoreError> {
+    let seq: Option<i64> = conn
+        .query_row(
+            "SELECT seq FROM sqlite_sequence WHERE name = 'budget_reservations'",
+            [],
+            |r| r.get(0),
+        )
+        .optional()?;
+    Ok(seq.and_then(|s| u64::try_from(s).ok()).unwrap_or(0))
 }
 
 fn window_column(row: &rusqlite::Row<'_>, col: usize) -> rusqlite::Result<Window> {

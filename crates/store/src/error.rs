@@ -40,6 +40,9 @@ pub enum StoreError {
     /// A checkpoint could not be signed.
     #[error("checkpoint: {0}")]
     Checkpoint(#[from] warden_ledger::CheckpointError),
+    /// The budget writer could not commit budget changes (or has stopped).
+    #[error("budget store write failed: {0}")]
+    BudgetWrite(String),
 }
 
 /// An append did not become durable. The caller must treat the action as not recorded.

@@ -9,6 +9,8 @@
 
 mod approvals;
 mod audit;
+mod budget_book;
+mod budget_writer;
 mod budgets;
 mod clock;
 mod config;

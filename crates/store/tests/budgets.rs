@@ -145,6 +145,20 @@ fn settling_moves_the_reservation_into_spent_at_the_actual_cost() {
     let after = budgets.release(released.id).unwrap().unwrap();
     assert_eq!(after.balances[0].spent, Micros(123));
     assert_eq!(after.balances[0].reserved, Micros(0));
+    // Settled behind: in force at once, in the tables after a flush.
+    let behind = budgets
+        .reserve(&request(&scopes, &limits, 10, 400), NOW)
+        .unwrap()
+        .unwrap();
+    let settled = budgets
+        .settle_behind(behind.id, Micros(7))
+        .unwrap()
+        .unwrap();
+    assert_eq!(settled.balances[0].spent, Micros(130));
+    assert_eq!(budgets.settle_behind(behind.id, Micros(7)).unwrap(), None);
+    budgets.flush().unwrap();
+    let line = &budgets.spending(None, NOW).unwrap()[0];
+    assert_eq!((line.spent, line.reserved), (Micros(130), Micros(0)));
 }
 
 #[test]
@@ -290,18 +304,16 @@ fn a_reset_clears_settled_spending_and_keeps_reservations() {
 }
 
 #[test]
-fn concurrent_reservations_on_separate_connections_never_exceed_the_limit() {
-    let dir = tempfile::tempdir().unwrap();
-    let path = dir.path().join("warden.db");
-    SqliteBudgets::open(&path).unwrap();
+fn concurrent_reservations_never_exceed_the_limit() {
+    let (_dir, budgets) = store();
+    let budgets = Arc::new(budgets);
     let threads = 8;
     let barrier = Arc::new(Barrier::new(threads));
     let handles: Vec<_> = (0..threads)
         .map(|_| {
-            let path = path.clone();
+            let budgets = budgets.clone();
             let barrier = barrier.clone();
             std::thread::spawn(move || {
-                let budgets = SqliteBudgets::open(&path).unwrap();
                 let scopes = [key("agent:a"), key("tenant:t")];
                 let limits = [
                     limit("agent:a", Window::Total, 1_000),
@@ -325,11 +337,92 @@ fn concurrent_reservations_on_separate_connections_never_exceed_the_limit() {
         .collect();
     let granted: u64 = handles.into_iter().map(|h| h.join().unwrap()).sum();
     assert_eq!(granted, 70);
-    let check = SqliteBudgets::open(&path).unwrap();
-    let tenant = check
+    let tenant = budgets
         .spending(Some(&key("tenant:t")), NOW)
         .unwrap()
         .remove(0);
     assert_eq!(tenant.spent, Micros(700));
     assert_eq!(tenant.reserved, Micros(0));
+}
+
+#[test]
+fn the_tables_follow_the_book_and_a_reopened_store_starts_from_them() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("warden.db");
+    let scopes = [key("agent:a")];
+    let limits = [limit("agent:a", Window::Day, 1_000)];
+    let (settled, outstanding) = {
+        let budgets = SqliteBudgets::open(&path).unwrap();
+        budgets
+            .set_limit(&key("agent:a"), Window::Total, Micros(900), "ops", NOW)
+            .unwrap();
+        let settled = budgets
+            .reserve(&request(&scopes, &limits, 10, 300), NOW)
+            .unwrap()
+            .unwrap();
+        budgets.settle(settled.id, Micros(120)).unwrap().unwrap();
+        let outstanding = budgets
+            .reserve(&request(&scopes, &limits, 10, 200), NOW)
+            .unwrap()
+            .unwrap();
+        budgets.flush().unwrap();
+        // The tables as another reader sees them once flushed.
+        let conn = rusqlite::Connection::open(&path).unwrap();
+        let (spent, reserved): (i64, i64) = conn
+            .query_row(
+                "SELECT spent_micros, reserved_micros FROM budget_usage
+                 WHERE scope = 'agent:a' AND window = 'day'",
+                [],
+                |r| Ok((r.get(0)?, r.get(1)?)),
+            )
+            .unwrap();
+        assert_eq!((spent, reserved), (120, 200));
+        let rows: i64 = conn
+            .query_row("SELECT COUNT(*) FROM budget_reservations", [], |r| r.get(0))
+            .unwrap();
+        assert_eq!(rows, 1);
+        (settled, outstanding)
+    };
+    // The process is gone; the next one loads the operator limit and the reservation it left.
+    let budgets = SqliteBudgets::open(&path).unwrap();
+    assert_eq!(budgets.limits().unwrap().len(), 1);
+    assert_eq!(budgets.outstanding().unwrap(), 1);
+    let day = budgets.spending(Some(&key("agent:a")), NOW).unwrap();
+    let day = day.iter().find(|b| b.window == Window::Day).unwrap();
+    assert_eq!((day.spent, day.reserved), (Micros(120), Micros(200)));
+    // The operator's total (900, 120 spent, 200 held) leaves 580: the new call gets that.
+    let next = budgets
+        .reserve(&request(&scopes, &limits, 10, 1_000), NOW + 1)
+        .unwrap()
+        .unwrap();
+    assert_eq!(next.amount, Micros(580));
+    assert!(next.id > settled.id && next.id > outstanding.id);
+    // The dead request's reservation expires and gives its amount back.
+    assert_eq!(budgets.expire_due(NOW + TTL).unwrap(), vec![outstanding.id]);
+    let day = budgets.spending(Some(&key("agent:a")), NOW).unwrap();
+    let day = day.iter().find(|b| b.window == Window::Day).unwrap();
+    assert_eq!((day.spent, day.reserved), (Micros(120), Micros(580)));
+}
+
+#[test]
+fn lines_the_book_forgets_are_read_back_with_their_figures() {
+    let (_dir, budgets) = store();
+    let scopes = [key("run:r1")];
+    let limits = [limit("run:r1", Window::Total, 100)];
+    let r = budgets
+        .reserve(&request(&scopes, &limits, 10, 60), NOW)
+        .unwrap()
+        .unwrap();
+    budgets.settle(r.id, Micros(60)).unwrap();
+    // Expiry lets the book drop lines the tables already hold; the next call reads them back.
+    assert!(budgets.expire_due(NOW).unwrap().is_empty());
+    let refused = budgets
+        .reserve(&request(&scopes, &limits, 50, 60), NOW)
+        .unwrap_err();
+    assert!(matches!(refused, ReserveError::Exhausted(b) if b.spent == Micros(60)));
+    let r = budgets
+        .reserve(&request(&scopes, &limits, 10, 60), NOW)
+        .unwrap()
+        .unwrap();
+    assert_eq!(r.amount, Micros(40));
 }

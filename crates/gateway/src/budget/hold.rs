@@ -1,9 +1,9 @@
 //! One call's reservation, from the moment it is taken until it is settled. A [`Hold`] is
 //! settled exactly once: by [`Hold::settle`] when the call ends (from the provider's usage
 //! figures, or what can be known of them), or, if it is dropped unsettled (the request failed
-//! before an answer), released at no cost. Settlement and its spend record run on a blocking
-//! thread after the answer, off the request's path; a process that dies leaves its reservations
-//! to expire.
+//! before an answer), released at no cost. Settlement and its spend record are handed to the
+//! settler thread after the answer, off the request's path; a process that dies leaves its
+//! reservations to expire.
 
 use std::sync::Arc;
 
@@ -13,7 +13,8 @@ use warden_llm::Usage;
 use warden_store::Reservation;
 
 use super::meter::TokenMeter;
-use super::{Budgets, CallFacts, actor, ledger_balance};
+use super::settler::Settle;
+use super::{Budgets, CallFacts, actor};
 
 /// How a call ended, for settlement.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -119,7 +120,8 @@ impl Hold {
         }
     }
 
-    /// Settles the call in the background: the store, then the spend record in the ledger.
+    /// Settles the call: in the budgets at once, then in the tables and the ledger (its spend
+    /// record) in the background (see [`super::settler`]).
     pub fn settle(mut self, usage: Usage, metered_output: u64, ending: Ending) {
         let actual = self.cost(usage, metered_output, ending);
         let outcome = match ending {
@@ -154,16 +156,13 @@ impl Hold {
             reason,
         };
         let actor = std::mem::take(&mut self.actor);
-        let settle = move || {
-            let settled = budgets.store.settle(id, actual);
-            record(&budgets, settled, spend, actor);
-        };
-        match tokio::runtime::Handle::try_current() {
-            Ok(runtime) => {
-                runtime.spawn_blocking(settle);
-            }
-            Err(_) => settle(),
-        }
+        // In the book at once, so the next call sees the money back; durable behind it.
+        let settled = budgets.store.settle_behind(id, actual);
+        budgets.settler().submit(Settle {
+            settled,
+            spend,
+            actor,
+        });
     }
 }
 
@@ -178,35 +177,5 @@ impl Drop for Hold {
                 Some(reason),
             );
         }
-    }
-}
-
-/// Writes the spend record with the balances after settlement (runs on a blocking thread).
-fn record(
-    budgets: &Budgets,
-    settled: Result<Option<warden_store::Settlement>, warden_store::StoreError>,
-    mut spend: ledger::BudgetSpend,
-    actor: ledger::Actor,
-) {
-    match settled {
-        Ok(Some(settlement)) => {
-            spend.balances = settlement.balances.iter().map(ledger_balance).collect();
-        }
-        Ok(None) => {
-            spend.reason = Some("the reservation had already expired".into());
-        }
-        Err(e) => {
-            tracing::error!("settling a budget reservation failed (it will expire): {e}");
-            spend.reason = Some(format!("settlement failed: {e}"));
-        }
-    }
-    let handle = budgets.ledger().append(ledger::RecordDraft {
-        actor,
-        bundle_digest: None,
-        event: ledger::Event::Budget(Box::new(spend)),
-    });
-    // The writer thread resolves the handle; this blocking thread just waits for it.
-    if let Err(e) = futures_executor::block_on(handle) {
-        tracing::error!("the budget spend record could not be written: {e}");
     }
 }

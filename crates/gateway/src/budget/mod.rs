@@ -9,6 +9,9 @@
 
 pub mod hold;
 pub mod meter;
+mod settler;
+#[cfg(test)]
+mod tests;
 
 use std::sync::Arc;
 
@@ -17,7 +20,7 @@ use warden_budget::{Micros, PlanError, ScopeKey, ScopeKind, Sizing, TokenCounter
 use warden_ledger as ledger;
 use warden_llm::{Api, ErrorKind};
 use warden_store::{
-    Balance, BudgetLimit, LedgerStore, ReserveError, ReserveRequest, SqliteBudgets,
+    Balance, BudgetLimit, LedgerStore, Reservation, ReserveError, ReserveRequest, SqliteBudgets,
 };
 
 use crate::config::{BudgetSettings, Unpriced};
@@ -30,7 +33,7 @@ pub struct Budgets {
     pub settings: BudgetSettings,
     /// Spending and reservations.
     pub store: Arc<SqliteBudgets>,
-    ledger: Arc<dyn LedgerStore>,
+    settler: settler::Settler,
 }
 
 impl std::fmt::Debug for Budgets {
@@ -125,10 +128,11 @@ impl Budgets {
         {
             tracing::debug!("tokenizers load on first use: {e}");
         }
+        let store = Arc::new(store);
         Arc::new(Budgets {
             settings,
-            store: Arc::new(store),
-            ledger,
+            settler: settler::Settler::start(store.clone(), ledger),
+            store,
         })
     }
 
@@ -201,34 +205,40 @@ impl Budgets {
             };
         };
         let counter = TokenCounter::for_model(call.model);
-        let body = String::from_utf8_lossy(call.body);
         // A cap the policy validated as non-negative; one out of range caps at nothing.
         let call_cap = call
             .max_cost_usd
             .map(|usd| Micros::from_usd(usd).unwrap_or(Micros::ZERO));
-        let sizing = Sizing {
-            input_tokens: counter.count(&body),
+        let scopes = Budgets::scopes(call.identity)?;
+        let configured = self.configured(&scopes);
+        let sizing = |input_tokens| Sizing {
+            input_tokens,
             requested_max_tokens: call.requested_max_tokens,
             price: *price,
             call_cap,
         };
-        let plan = sizing.plan().map_err(BudgetRefusal::CapTooLow)?;
-        let scopes = Budgets::scopes(call.identity)?;
-        let configured = self.configured(&scopes);
-        let request = ReserveRequest {
-            scopes: &scopes,
-            configured: &configured,
-            min: plan.min,
-            max: plan.max,
-            ttl_ms: self.settings.reservation_ttl_ms,
-        };
-        let reservation = match self.store.reserve(&request, now_ms) {
-            Ok(Some(r)) => r,
+        // First with the bound on the input, which costs nothing to compute. When the bound
+        // reserves the whole worst case, an exact count could only lower the amount held, never
+        // change whether the call goes or its `max_tokens`; otherwise count exactly and reserve
+        // again (a tokenizer pass costs about 0.1 µs per byte of the body).
+        let bound = sizing(counter.upper_bound(call.body.len()));
+        let first = self.reserve_sized(&bound, &scopes, &configured, now_ms);
+        let (sizing, reservation) = match first {
+            Ok(Some(r)) if r.amount == bound.worst() || !counter.is_exact() => (bound, r),
             Ok(None) => return Ok(None),
-            Err(ReserveError::Exhausted(balance)) => {
-                return Err(BudgetRefusal::Exhausted(balance, plan.min));
+            Err(refusal) if !counter.is_exact() => return Err(refusal),
+            first => {
+                if let Ok(Some(r)) = first
+                    && let Err(e) = self.store.settle_behind(r.id, Micros::ZERO)
+                {
+                    return Err(BudgetRefusal::Store(e.to_string()));
+                }
+                let exact = sizing(counter.count(&String::from_utf8_lossy(call.body)));
+                match self.reserve_sized(&exact, &scopes, &configured, now_ms)? {
+                    Some(r) => (exact, r),
+                    None => return Ok(None),
+                }
             }
-            Err(ReserveError::Store(e)) => return Err(BudgetRefusal::Store(e.to_string())),
         };
         let max_tokens = sizing.max_tokens_for(reservation.amount);
         Ok(Some(Hold::new(
@@ -242,9 +252,34 @@ impl Budgets {
         )))
     }
 
-    /// The ledger spend draws are written to.
-    pub(crate) fn ledger(&self) -> &Arc<dyn LedgerStore> {
-        &self.ledger
+    /// Reserves for a call sized by `sizing` on the limits of `scopes`.
+    fn reserve_sized(
+        &self,
+        sizing: &Sizing,
+        scopes: &[ScopeKey],
+        configured: &[BudgetLimit],
+        now_ms: u64,
+    ) -> Result<Option<Reservation>, BudgetRefusal> {
+        let plan = sizing.plan().map_err(BudgetRefusal::CapTooLow)?;
+        let request = ReserveRequest {
+            scopes,
+            configured,
+            min: plan.min,
+            max: plan.max,
+            ttl_ms: self.settings.reservation_ttl_ms,
+        };
+        match self.store.reserve(&request, now_ms) {
+            Ok(reserved) => Ok(reserved),
+            Err(ReserveError::Exhausted(balance)) => {
+                Err(BudgetRefusal::Exhausted(balance, plan.min))
+            }
+            Err(ReserveError::Store(e)) => Err(BudgetRefusal::Store(e.to_string())),
+        }
+    }
+
+    /// Where finished calls are settled.
+    pub(crate) fn settler(&self) -> &settler::Settler {
+        &self.settler
     }
 }
 
