@@ -5,7 +5,7 @@
 //! settler thread after the answer, off the request's path; a process that dies leaves its
 //! reservations to expire.
 
-use std::sync::Arc;
+use std::sync::{Arc, OnceLock};
 
 use warden_budget::{Micros, Price, TokenCounter};
 use warden_ledger as ledger;
@@ -34,6 +34,9 @@ pub struct Hold {
     price: Price,
     model: String,
     input_estimate: u64,
+    /// The exact input-token count when it is known: at once when the reservation was sized by
+    /// it, otherwise filled in by a background tokenizer pass soon after the call starts.
+    exact_input: Arc<OnceLock<u64>>,
     /// The output-token limit the reservation pays for (the request's `max_tokens`).
     pub max_tokens: u64,
     counter: TokenCounter,
@@ -59,6 +62,7 @@ impl Hold {
         reservation: Reservation,
         price: Price,
         input_estimate: u64,
+        exact_input: Arc<OnceLock<u64>>,
         max_tokens: u64,
         counter: TokenCounter,
     ) -> Hold {
@@ -68,12 +72,22 @@ impl Hold {
             price,
             model: call.model.to_owned(),
             input_estimate,
+            exact_input,
             max_tokens,
             counter,
             actor: actor(call.identity),
             decision_id: None,
             settled: false,
         }
+    }
+
+    /// The input tokens charged when the provider reports none: the exact count once known,
+    /// the estimate the reservation was sized by until then.
+    fn input_tokens(&self) -> u64 {
+        self.exact_input
+            .get()
+            .copied()
+            .unwrap_or(self.input_estimate)
     }
 
     /// The amount reserved.
@@ -100,7 +114,7 @@ impl Hold {
     /// never more than the reservation; nothing when neither input nor output was seen.
     #[must_use]
     pub fn cost(&self, usage: Usage, metered_output: u64, ending: Ending) -> Micros {
-        let input = usage.input_tokens.unwrap_or(self.input_estimate);
+        let input = usage.input_tokens.unwrap_or_else(|| self.input_tokens());
         let cached = usage.cached_input_tokens.unwrap_or(0);
         match (ending, usage.output_tokens) {
             (Ending::Complete | Ending::Cut, Some(output)) => {
@@ -149,7 +163,7 @@ impl Hold {
             outcome,
             reserved_micro_usd: reserved.0,
             settled_micro_usd: actual.0,
-            input_tokens: usage.input_tokens.or(Some(self.input_estimate)),
+            input_tokens: usage.input_tokens.or_else(|| Some(self.input_tokens())),
             cached_input_tokens: usage.cached_input_tokens,
             output_tokens: usage.output_tokens,
             balances: Vec::new(),

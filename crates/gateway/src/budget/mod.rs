@@ -13,7 +13,7 @@ mod settler;
 #[cfg(test)]
 mod tests;
 
-use std::sync::Arc;
+use std::sync::{Arc, OnceLock};
 
 use serde_json::Value;
 use warden_budget::{Micros, PlanError, ScopeKey, ScopeKind, Sizing, TokenCounter, utc_timestamp};
@@ -223,8 +223,14 @@ impl Budgets {
         // again (a tokenizer pass costs about 0.1 µs per byte of the body).
         let bound = sizing(counter.upper_bound(call.body.len()));
         let first = self.reserve_sized(&bound, &scopes, &configured, now_ms);
+        let exact_input = Arc::new(OnceLock::new());
         let (sizing, reservation) = match first {
-            Ok(Some(r)) if r.amount == bound.worst() || !counter.is_exact() => (bound, r),
+            Ok(Some(r)) if r.amount == bound.worst() || !counter.is_exact() => {
+                if counter.is_exact() {
+                    count_behind(counter, call.body, Arc::clone(&exact_input));
+                }
+                (bound, r)
+            }
             Ok(None) => return Ok(None),
             Err(refusal) if !counter.is_exact() => return Err(refusal),
             first => {
@@ -234,6 +240,7 @@ impl Budgets {
                     return Err(BudgetRefusal::Store(e.to_string()));
                 }
                 let exact = sizing(counter.count(&String::from_utf8_lossy(call.body)));
+                let _ = exact_input.set(exact.input_tokens);
                 match self.reserve_sized(&exact, &scopes, &configured, now_ms)? {
                     Some(r) => (exact, r),
                     None => return Ok(None),
@@ -247,6 +254,7 @@ impl Budgets {
             reservation,
             *price,
             sizing.input_tokens,
+            exact_input,
             max_tokens,
             counter,
         )))
@@ -280,6 +288,22 @@ impl Budgets {
     /// Where finished calls are settled.
     pub(crate) fn settler(&self) -> &settler::Settler {
         &self.settler
+    }
+}
+
+/// Counts `body`'s tokens exactly off the request path and leaves the count in `cell`, so that a
+/// call settled without the provider's figures (an abandoned stream) is charged for its real
+/// input rather than the bound it was admitted on. Outside a runtime it counts at once.
+fn count_behind(counter: TokenCounter, body: &[u8], cell: Arc<OnceLock<u64>>) {
+    let body = body.to_vec();
+    let count = move || {
+        let _ = cell.set(counter.count(&String::from_utf8_lossy(&body)));
+    };
+    match tokio::runtime::Handle::try_current() {
+        Ok(runtime) => {
+            runtime.spawn_blocking(count);
+        }
+        Err(_) => count(),
     }
 }
 

@@ -205,3 +205,38 @@ fn fifty_parallel_calls_never_hold_more_than_the_limit() {
     assert_eq!(refused, 39);
     assert_eq!(f.budgets.store.outstanding().unwrap(), 11);
 }
+
+#[test]
+fn an_abandoned_call_admitted_on_the_bound_is_charged_for_its_exact_input() {
+    let f = fixture(Micros(1_000_000));
+    let hold = f
+        .budgets
+        .reserve(&call(&f.identity, BODY), NOW)
+        .unwrap()
+        .unwrap();
+    // Admitted on the bound, so no count was made on the request path ...
+    assert_eq!(hold.amount(), price().cost(bytes(), 0, 100));
+    // ... but without the provider's figures the input is charged as counted, not as bounded.
+    let charged = hold.cost(warden_llm::Usage::default(), 7, Ending::Aborted);
+    assert_eq!(charged, price().cost(exact_tokens(), 0, 7));
+    assert!(charged < price().cost(bytes(), 0, 7));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn inside_the_gateway_the_exact_input_is_counted_in_the_background() {
+    let f = fixture(Micros(1_000_000));
+    let hold = f
+        .budgets
+        .reserve(&call(&f.identity, BODY), NOW)
+        .unwrap()
+        .unwrap();
+    let exact = price().cost(exact_tokens(), 0, 7);
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+    while hold.cost(warden_llm::Usage::default(), 7, Ending::Aborted) != exact {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the background count never arrived"
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(5)).await;
+    }
+}
