@@ -27,16 +27,23 @@ pub enum Ending {
     Aborted,
 }
 
+/// A call's input tokens as far as they are known.
+#[derive(Debug, Clone)]
+pub(super) struct InputTokens {
+    /// What the reservation was sized by (the bound, or the exact count).
+    pub(super) estimate: u64,
+    /// The exact count when it is known: at once when the reservation was sized by it,
+    /// otherwise filled in by a background tokenizer pass soon after the call starts.
+    pub(super) exact: Arc<OnceLock<u64>>,
+}
+
 /// A reservation held for one call.
 pub struct Hold {
     budgets: Arc<Budgets>,
     reservation: Reservation,
     price: Price,
     model: String,
-    input_estimate: u64,
-    /// The exact input-token count when it is known: at once when the reservation was sized by
-    /// it, otherwise filled in by a background tokenizer pass soon after the call starts.
-    exact_input: Arc<OnceLock<u64>>,
+    input: InputTokens,
     /// The output-token limit the reservation pays for (the request's `max_tokens`).
     pub max_tokens: u64,
     counter: TokenCounter,
@@ -61,8 +68,7 @@ impl Hold {
         call: &CallFacts<'_>,
         reservation: Reservation,
         price: Price,
-        input_estimate: u64,
-        exact_input: Arc<OnceLock<u64>>,
+        input: InputTokens,
         max_tokens: u64,
         counter: TokenCounter,
     ) -> Hold {
@@ -71,8 +77,7 @@ impl Hold {
             reservation,
             price,
             model: call.model.to_owned(),
-            input_estimate,
-            exact_input,
+            input,
             max_tokens,
             counter,
             actor: actor(call.identity),
@@ -84,10 +89,11 @@ impl Hold {
     /// The input tokens charged when the provider reports none: the exact count once known,
     /// the estimate the reservation was sized by until then.
     fn input_tokens(&self) -> u64 {
-        self.exact_input
+        self.input
+            .exact
             .get()
             .copied()
-            .unwrap_or(self.input_estimate)
+            .unwrap_or(self.input.estimate)
     }
 
     /// The amount reserved.

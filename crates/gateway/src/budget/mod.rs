@@ -253,8 +253,10 @@ impl Budgets {
             call,
             reservation,
             *price,
-            sizing.input_tokens,
-            exact_input,
+            hold::InputTokens {
+                estimate: sizing.input_tokens,
+                exact: exact_input,
+            },
             max_tokens,
             counter,
         )))
