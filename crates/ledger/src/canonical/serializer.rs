@@ -464,57 +464,30 @@ impl<'a> ser::Serializer for &'a mut Canon {
     }
 }
 
-impl ser::SerializeSeq for Seq<'_> {
-    type Ok = ();
-    type Error = Failure;
+/// The four sequence shapes serde distinguishes are all written as JSON arrays.
+macro_rules! seq_shapes {
+    ($($shape:ident :: $add:ident),* $(,)?) => {$(
+        impl ser::$shape for Seq<'_> {
+            type Ok = ();
+            type Error = Failure;
 
-    fn serialize_element<T: Serialize + ?Sized>(&mut self, value: &T) -> Result<(), Failure> {
-        self.element(value)
-    }
+            fn $add<T: Serialize + ?Sized>(&mut self, value: &T) -> Result<(), Failure> {
+                self.element(value)
+            }
 
-    fn end(self) -> Result<(), Failure> {
-        self.finish()
-    }
+            fn end(self) -> Result<(), Failure> {
+                self.finish()
+            }
+        }
+    )*};
 }
 
-impl ser::SerializeTuple for Seq<'_> {
-    type Ok = ();
-    type Error = Failure;
-
-    fn serialize_element<T: Serialize + ?Sized>(&mut self, value: &T) -> Result<(), Failure> {
-        self.element(value)
-    }
-
-    fn end(self) -> Result<(), Failure> {
-        self.finish()
-    }
-}
-
-impl ser::SerializeTupleStruct for Seq<'_> {
-    type Ok = ();
-    type Error = Failure;
-
-    fn serialize_field<T: Serialize + ?Sized>(&mut self, value: &T) -> Result<(), Failure> {
-        self.element(value)
-    }
-
-    fn end(self) -> Result<(), Failure> {
-        self.finish()
-    }
-}
-
-impl ser::SerializeTupleVariant for Seq<'_> {
-    type Ok = ();
-    type Error = Failure;
-
-    fn serialize_field<T: Serialize + ?Sized>(&mut self, value: &T) -> Result<(), Failure> {
-        self.element(value)
-    }
-
-    fn end(self) -> Result<(), Failure> {
-        self.finish()
-    }
-}
+seq_shapes!(
+    SerializeSeq::serialize_element,
+    SerializeTuple::serialize_element,
+    SerializeTupleStruct::serialize_field,
+    SerializeTupleVariant::serialize_field,
+);
 
 impl ser::SerializeMap for Object<'_> {
     type Ok = ();

@@ -10,6 +10,15 @@ use serde::ser::{self, Impossible};
 use super::{Failure, Key};
 use crate::canonical::write_string;
 
+/// Integer keys of every width are written as their decimal text.
+macro_rules! integer_keys {
+    ($($method:ident : $int:ty),* $(,)?) => {$(
+        fn $method(self, v: $int) -> Result<Key, Failure> {
+            self.integer(itoa::Buffer::new().format(v))
+        }
+    )*};
+}
+
 /// Writes one map key into `out`.
 pub(super) struct KeyWriter<'a> {
     pub(super) out: &'a mut Vec<u8>,
@@ -50,45 +59,18 @@ impl ser::Serializer for KeyWriter<'_> {
         self.serialize_str(v.encode_utf8(&mut [0u8; 4]))
     }
 
-    fn serialize_i8(self, v: i8) -> Result<Key, Failure> {
-        self.integer(itoa::Buffer::new().format(v))
-    }
-
-    fn serialize_i16(self, v: i16) -> Result<Key, Failure> {
-        self.integer(itoa::Buffer::new().format(v))
-    }
-
-    fn serialize_i32(self, v: i32) -> Result<Key, Failure> {
-        self.integer(itoa::Buffer::new().format(v))
-    }
-
-    fn serialize_i64(self, v: i64) -> Result<Key, Failure> {
-        self.integer(itoa::Buffer::new().format(v))
-    }
-
-    fn serialize_i128(self, v: i128) -> Result<Key, Failure> {
-        self.integer(itoa::Buffer::new().format(v))
-    }
-
-    fn serialize_u8(self, v: u8) -> Result<Key, Failure> {
-        self.integer(itoa::Buffer::new().format(v))
-    }
-
-    fn serialize_u16(self, v: u16) -> Result<Key, Failure> {
-        self.integer(itoa::Buffer::new().format(v))
-    }
-
-    fn serialize_u32(self, v: u32) -> Result<Key, Failure> {
-        self.integer(itoa::Buffer::new().format(v))
-    }
-
-    fn serialize_u64(self, v: u64) -> Result<Key, Failure> {
-        self.integer(itoa::Buffer::new().format(v))
-    }
-
-    fn serialize_u128(self, v: u128) -> Result<Key, Failure> {
-        self.integer(itoa::Buffer::new().format(v))
-    }
+    integer_keys!(
+        serialize_i8: i8,
+        serialize_i16: i16,
+        serialize_i32: i32,
+        serialize_i64: i64,
+        serialize_i128: i128,
+        serialize_u8: u8,
+        serialize_u16: u16,
+        serialize_u32: u32,
+        serialize_u64: u64,
+        serialize_u128: u128,
+    );
 
     fn serialize_unit_variant(
         self,
