@@ -237,9 +237,7 @@ impl SqliteBudgets {
         let Some(settlement) = self.settle_in(&mut book, id, actual)? else {
             return Ok(None);
         };
-        let committed = self.writer.barrier();
-        drop(book);
-        wait(&committed)?;
+        self.committed(book)?;
         Ok(Some(settlement))
     }
 
@@ -282,8 +280,7 @@ impl SqliteBudgets {
     /// # Errors
     /// A write since the last wait failed.
     pub fn flush(&self) -> Result<(), StoreError> {
-        let committed = self.writer.barrier();
-        wait(&committed)
+        wait(&self.writer.barrier())
     }
 
     /// Sets the limit of `scope` over `window` (replacing a configured or earlier one). In force
@@ -307,9 +304,7 @@ impl SqliteBudgets {
         book.set_limit(stored.clone());
         let seq = book.take_seq();
         self.writer.queue(seq, vec![Write::Limit(stored.clone())]);
-        let committed = self.writer.barrier();
-        drop(book);
-        wait(&committed)?;
+        self.committed(book)?;
         Ok(stored)
     }
 
@@ -320,9 +315,7 @@ impl SqliteBudgets {
         let removed = book.remove_limit(&key, window);
         let seq = book.take_seq();
         self.writer.queue(seq, vec![Write::Unlimit(key, window)]);
-        let committed = self.writer.barrier();
-        drop(book);
-        wait(&committed)?;
+        self.committed(book)?;
         Ok(removed)
     }
 
@@ -384,10 +377,16 @@ impl SqliteBudgets {
         let reset: Vec<UsageKey> = keys.into_iter().filter(|k| book.reset(k, seq)).collect();
         let usage = reset.iter().map(|k| (k.clone(), book.usage(k))).collect();
         self.writer.queue(seq, vec![Write::Usage(usage)]);
+        self.committed(book)?;
+        Ok(reset.len())
+    }
+
+    /// Lets go of `book`, then waits until every change queued while it was held is committed
+    /// (the barrier is taken before the book is released, so it covers them all).
+    fn committed(&self, book: MutexGuard<'_, BudgetBook>) -> Result<(), StoreError> {
         let committed = self.writer.barrier();
         drop(book);
-        wait(&committed)?;
-        Ok(reset.len())
+        wait(&committed)
     }
 
     fn book(&self) -> MutexGuard<'_, BudgetBook> {
