@@ -75,6 +75,14 @@ fn call<'a>(identity: &'a Identity, body: &'a str) -> CallFacts<'a> {
     }
 }
 
+/// The hold of a call of `BODY` that must be admitted.
+fn held(f: &Fixture) -> super::Hold {
+    f.budgets
+        .reserve(&call(&f.identity, BODY), NOW)
+        .unwrap()
+        .unwrap()
+}
+
 fn price() -> warden_budget::Price {
     *PriceTable::shipped().unwrap().lookup(MODEL).unwrap().1
 }
@@ -90,11 +98,7 @@ fn bytes() -> u64 {
 #[test]
 fn a_call_the_bound_fits_holds_the_bound_without_counting() {
     let f = fixture(Micros(1_000_000));
-    let hold = f
-        .budgets
-        .reserve(&call(&f.identity, BODY), NOW)
-        .unwrap()
-        .unwrap();
+    let hold = held(&f);
     assert!(bytes() > exact_tokens());
     assert_eq!(hold.amount(), price().cost(bytes(), 0, 100));
     assert_eq!(hold.max_tokens, 100);
@@ -106,11 +110,7 @@ fn near_the_limit_the_exact_count_decides_and_the_first_try_is_taken_back() {
     let exact_worst = price().cost(exact_tokens(), 0, 100);
     assert!(exact_worst < price().cost(bytes(), 0, 100));
     let f = fixture(exact_worst);
-    let hold = f
-        .budgets
-        .reserve(&call(&f.identity, BODY), NOW)
-        .unwrap()
-        .unwrap();
+    let hold = held(&f);
     assert_eq!(hold.amount(), exact_worst);
     assert_eq!(hold.max_tokens, 100);
     assert_eq!(f.budgets.store.outstanding().unwrap(), 1);
@@ -124,11 +124,7 @@ fn a_call_the_bound_would_refuse_goes_when_its_exact_input_fits() {
     let exact_min = price().cost(exact_tokens(), 0, 1);
     assert!(exact_min < price().cost(bytes(), 0, 1));
     let f = fixture(exact_min);
-    let hold = f
-        .budgets
-        .reserve(&call(&f.identity, BODY), NOW)
-        .unwrap()
-        .unwrap();
+    let hold = held(&f);
     assert_eq!(hold.amount(), exact_min);
     assert_eq!(hold.max_tokens, 1);
     // Nothing is left while it is held: the next call is refused, naming the run's budget.
@@ -142,11 +138,7 @@ fn a_call_the_bound_would_refuse_goes_when_its_exact_input_fits() {
 #[test]
 fn settlements_reach_the_tables_in_the_background() {
     let f = fixture(Micros(1_000_000));
-    let hold = f
-        .budgets
-        .reserve(&call(&f.identity, BODY), NOW)
-        .unwrap()
-        .unwrap();
+    let hold = held(&f);
     let usage = warden_llm::Usage {
         input_tokens: Some(20),
         output_tokens: Some(10),
@@ -209,11 +201,7 @@ fn fifty_parallel_calls_never_hold_more_than_the_limit() {
 #[test]
 fn an_abandoned_call_admitted_on_the_bound_is_charged_for_its_exact_input() {
     let f = fixture(Micros(1_000_000));
-    let hold = f
-        .budgets
-        .reserve(&call(&f.identity, BODY), NOW)
-        .unwrap()
-        .unwrap();
+    let hold = held(&f);
     // Admitted on the bound, so no count was made on the request path ...
     assert_eq!(hold.amount(), price().cost(bytes(), 0, 100));
     // ... but without the provider's figures the input is charged as counted, not as bounded.
@@ -225,11 +213,7 @@ fn an_abandoned_call_admitted_on_the_bound_is_charged_for_its_exact_input() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn inside_the_gateway_the_exact_input_is_counted_in_the_background() {
     let f = fixture(Micros(1_000_000));
-    let hold = f
-        .budgets
-        .reserve(&call(&f.identity, BODY), NOW)
-        .unwrap()
-        .unwrap();
+    let hold = held(&f);
     let exact = price().cost(exact_tokens(), 0, 7);
     let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
     while hold.cost(warden_llm::Usage::default(), 7, Ending::Aborted) != exact {
