@@ -98,6 +98,18 @@ class Listener:
         return self.proc.returncode
 
 
+class AdminListener(Listener):
+    """`warden serve`: the agents' address on the first stdout line, the admin one on the second."""
+
+    def _read_address(self):
+        url = super()._read_address()
+        second = self.proc.stdout.readline().strip()
+        if not second.startswith("admin on http://"):
+            raise RuntimeError(f"`warden serve` second line {second!r}: {self.log()}")
+        self.admin_url = second.removeprefix("admin on ")
+        return url
+
+
 def warden(*args, env=None, check=True):
     """Runs a short `warden` command and returns the CompletedProcess."""
     result = subprocess.run([WARDEN, *args], capture_output=True, text=True, env=env, timeout=60)

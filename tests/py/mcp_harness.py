@@ -18,7 +18,7 @@ import httpx2
 from mcp import Client
 from mcp.client.streamable_http import create_mcp_http_client, streamable_http_client
 
-from gateway_harness import WARDEN, Listener, warden
+from gateway_harness import WARDEN, AdminListener, warden
 
 DATA = pathlib.Path(__file__).resolve().parent / "data" / "mcp"
 SERVER = DATA / "server.py"
@@ -55,17 +55,6 @@ class McpServerProcess:
         self.proc.stdout.close()
         self._log.close()
 
-
-class AdminListener(Listener):
-    """`warden serve`: agents' address on the first stdout line, the admin one on the second."""
-
-    def _read_address(self):
-        url = super()._read_address()
-        second = self.proc.stdout.readline().strip()
-        if not second.startswith("admin on http://"):
-            raise RuntimeError(f"`warden serve` second line {second!r}: {self.log()}")
-        self.admin_url = second.removeprefix("admin on ")
-        return url
 
 
 class McpGateway:

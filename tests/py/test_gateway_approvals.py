@@ -23,7 +23,7 @@ import http.client
 import openai
 import pytest
 
-from gateway_harness import PROVIDER_KEY, WARDEN, Listener, stop_and_verify, warden
+from gateway_harness import PROVIDER_KEY, WARDEN, AdminListener, Listener, stop_and_verify, warden
 
 DATA = pathlib.Path(__file__).resolve().parent / "data"
 SCRIPT = DATA / "approvals-script.yaml"
@@ -59,17 +59,6 @@ PROMPTLY_S = 5
 
 # --- Processes -----------------------------------------------------------------------------
 
-
-class AdminListener(Listener):
-    """`warden serve`: the agents' address on the first stdout line, the admin one on the second."""
-
-    def _read_address(self):
-        url = super()._read_address()
-        second = self.proc.stdout.readline().strip()
-        if not second.startswith("admin on http://"):
-            raise RuntimeError(f"`warden serve` second line {second!r}: {self.log()}")
-        self.admin_url = second.removeprefix("admin on ")
-        return url
 
 
 class Webhooks:

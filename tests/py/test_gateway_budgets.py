@@ -18,7 +18,7 @@ import anthropic
 import openai
 import pytest
 
-from gateway_harness import PROVIDER_KEY, WARDEN, Listener, stop_and_verify, warden
+from gateway_harness import PROVIDER_KEY, WARDEN, AdminListener, Listener, stop_and_verify, warden
 
 SCRIPT = pathlib.Path(__file__).resolve().parent / "data/budgets-script.yaml"
 BUNDLE = pathlib.Path(__file__).resolve().parents[2] / "policies/baseline"
@@ -28,17 +28,6 @@ RUN_LIMIT_MICROS = 1300
 AGENT = "budget-bot"
 SETTLE_TIMEOUT_S = 10
 
-
-class AdminListener(Listener):
-    """`warden serve`: the agents' address on the first stdout line, the admin one on the second."""
-
-    def _read_address(self):
-        url = super()._read_address()
-        second = self.proc.stdout.readline().strip()
-        if not second.startswith("admin on http://"):
-            raise RuntimeError(f"`warden serve` second line {second!r}: {self.log()}")
-        self.admin_url = second.removeprefix("admin on ")
-        return url
 
 
 class BudgetGateway:
