@@ -20,4 +20,4 @@ pub use plan::{Plan, PlanError, Sizing};
 pub use prices::{Price, PriceError, PriceTable, UsdPrice};
 pub use scope::{ScopeError, ScopeKey, ScopeKind};
 pub use tokens::{StreamCount, TokenCounter};
-pub use window::{Period, Window, WindowError, utc_timestamp};
+pub use window::{Period, Window, WindowError, utc_timestamp, utc_timestamp_millis};

@@ -102,11 +102,23 @@ impl FromStr for Window {
 /// `ms` (Unix milliseconds) as an RFC 3339 UTC timestamp to the second (`2026-03-16T00:00:00Z`).
 #[must_use]
 pub fn utc_timestamp(ms: u64) -> String {
+    format!("{}Z", utc_to_the_second(ms))
+}
+
+/// `ms` (Unix milliseconds) as an RFC 3339 UTC timestamp with milliseconds
+/// (`2026-03-16T00:00:00.250Z`).
+#[must_use]
+pub fn utc_timestamp_millis(ms: u64) -> String {
+    format!("{}.{:03}Z", utc_to_the_second(ms), ms % 1000)
+}
+
+/// Date and time of `ms` to the second, without a zone designator.
+fn utc_to_the_second(ms: u64) -> String {
     let secs = ms / 1000;
     let (year, month, day) = civil_from_days(secs / 86_400);
     let in_day = secs % 86_400;
     format!(
-        "{year:04}-{month:02}-{day:02}T{:02}:{:02}:{:02}Z",
+        "{year:04}-{month:02}-{day:02}T{:02}:{:02}:{:02}",
         in_day / 3600,
         in_day % 3600 / 60,
         in_day % 60
@@ -171,6 +183,10 @@ mod tests {
     fn timestamps_are_rfc3339_utc() {
         assert_eq!(utc_timestamp(MID_MARCH), "2026-03-15T13:45:00Z");
         assert_eq!(utc_timestamp(0), "1970-01-01T00:00:00Z");
+        assert_eq!(
+            utc_timestamp_millis(MID_MARCH + 7),
+            "2026-03-15T13:45:00.007Z"
+        );
     }
 
     #[test]
