@@ -42,6 +42,27 @@ pub struct Decision {
     pub bundle: String,
 }
 
+impl Decision {
+    /// A denial the caller makes itself, before or instead of the rules (an action that cannot
+    /// be evaluated, a tool whose definition changed, …): `rule` names the caller's check, and
+    /// the decision carries `bundle`'s digest like any other.
+    #[must_use]
+    pub fn denial(bundle: &Bundle, rule: &str, reason: String) -> Decision {
+        Decision {
+            outcome: Outcome::Deny,
+            rules: vec![rule.to_owned()],
+            reason,
+            matched: Vec::new(),
+            constraints: Constraints::default(),
+            approvals: Vec::new(),
+            rewrite: None,
+            errors: Vec::new(),
+            defaulted: false,
+            bundle: bundle.digest().to_owned(),
+        }
+    }
+}
+
 /// A rule that matched.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct MatchedRule {

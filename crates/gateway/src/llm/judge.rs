@@ -172,18 +172,7 @@ pub fn decide_call(
     call: &ProposedCall,
     max_args_bytes: u64,
 ) -> Decision {
-    let refused = |rule: &str, reason: String| Decision {
-        outcome: Outcome::Deny,
-        rules: vec![rule.into()],
-        reason,
-        matched: Vec::new(),
-        constraints: policy::Constraints::default(),
-        approvals: Vec::new(),
-        rewrite: None,
-        errors: Vec::new(),
-        defaulted: false,
-        bundle: bundle.digest().to_owned(),
-    };
+    let refused = |rule: &str, reason: String| Decision::denial(bundle, rule, reason);
     match &call.arguments {
         Arguments::Json(args) => {
             let size = serde_json::to_string(args).map_or(u64::MAX, |t| t.len() as u64);

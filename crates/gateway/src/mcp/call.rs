@@ -63,22 +63,6 @@ pub(super) fn action(
     }
 }
 
-/// A denial decided by Warden itself, before or instead of the policy.
-fn warden_denial(bundle: &Bundle, rule: &str, reason: String) -> Decision {
-    Decision {
-        outcome: Outcome::Deny,
-        rules: vec![rule.to_owned()],
-        reason,
-        matched: Vec::new(),
-        constraints: policy::Constraints::default(),
-        approvals: Vec::new(),
-        rewrite: None,
-        errors: Vec::new(),
-        defaulted: false,
-        bundle: bundle.digest().to_owned(),
-    }
-}
-
 /// The ledger record of a decision on an MCP call.
 pub(super) fn draft(
     ctx: &Context,
@@ -234,7 +218,7 @@ fn precheck(
     let max = gw.config.limits.max_tool_args_bytes;
     let size = serde_json::to_string(args).map_or(u64::MAX, |t| t.len() as u64);
     if size > max {
-        return Some(warden_denial(
+        return Some(Decision::denial(
             bundle,
             ARGUMENTS_TOO_LARGE_RULE,
             format!(
@@ -243,14 +227,14 @@ fn precheck(
         ));
     }
     let Some(def) = def else {
-        return Some(warden_denial(
+        return Some(Decision::denial(
             bundle,
             UNKNOWN_TOOL_RULE,
             format!("MCP server `{}` does not list a tool `{name}`.", srv.name),
         ));
     };
     let Ok(digest) = definition_digest(def) else {
-        return Some(warden_denial(
+        return Some(Decision::denial(
             bundle,
             UNKNOWN_TOOL_RULE,
             format!(
@@ -261,7 +245,7 @@ fn precheck(
     };
     match srv.pins.observe(name, &digest) {
         PinStatus::Pinned | PinStatus::PinnedNow => None,
-        PinStatus::Changed { pinned, .. } => Some(warden_denial(
+        PinStatus::Changed { pinned, .. } => Some(Decision::denial(
             bundle,
             DEFINITION_CHANGED_RULE,
             format!(
@@ -269,7 +253,7 @@ fn precheck(
                 srv.name, srv.name
             ),
         )),
-        PinStatus::Unpinned => Some(warden_denial(
+        PinStatus::Unpinned => Some(Decision::denial(
             bundle,
             UNPINNED_RULE,
             format!(
@@ -277,9 +261,11 @@ fn precheck(
                 srv.name, srv.name
             ),
         )),
-        PinStatus::Refused(why) => {
-            Some(warden_denial(bundle, PINS_REFUSED_RULE, format!("{why}.")))
-        }
+        PinStatus::Refused(why) => Some(Decision::denial(
+            bundle,
+            PINS_REFUSED_RULE,
+            format!("{why}."),
+        )),
     }
 }
 
