@@ -44,17 +44,18 @@ STOP_TIMEOUT_S = 15
 
 
 class Listener:
-    """A `warden` subcommand that prints `listening on http://HOST:PORT` as its first stdout line.
+    """A `warden` subcommand (or another `program`) that prints `listening on http://HOST:PORT` as
+    its first stdout line.
 
     stderr goes to a log file (a pipe nobody reads would eventually block the process); stdout
     after the first line is drained by a thread for the same reason.
     """
 
-    def __init__(self, args, log_path, env=None):
+    def __init__(self, args, log_path, env=None, program=None):
         self.log_path = pathlib.Path(log_path)
         self._log = open(self.log_path, "w")
         self.proc = subprocess.Popen(
-            [WARDEN, *args], stdout=subprocess.PIPE, stderr=self._log, text=True, env=env
+            [program or WARDEN, *args], stdout=subprocess.PIPE, stderr=self._log, text=True, env=env
         )
         try:
             self.url = self._read_address()
@@ -108,6 +109,46 @@ class AdminListener(Listener):
             raise RuntimeError(f"`warden serve` second line {second!r}: {self.log()}")
         self.admin_url = second.removeprefix("admin on ")
         return url
+
+
+class ServedGateway:
+    """What the gateways of the approval, budget and MCP tests share: a `warden serve` started
+    from `self.config` (with `self.env`) in `self.workdir`, and the CLI against its data dir.
+    Subclasses write the configuration, issue keys and tokens with `_one_line`, then `_serve()`."""
+
+    def _serve(self):
+        self.server = AdminListener(["serve", "--config", str(self.config)], self.workdir / "serve.log", env=self.env)
+        self.url = self.server.url
+        self.admin_url = self.server.admin_url
+        self.stopped = False
+
+    def _one_line(self, *args):
+        out = warden(*args, "--config", str(self.config), env=self.env).stdout.strip()
+        assert out and "\n" not in out, f"`warden {' '.join(args)}` printed {out!r}"
+        return out
+
+    def _operator_tokens(self, operators):
+        """An admin-API token for each operator of `operators` (name: (role, groups))."""
+        return {
+            name: self._one_line(
+                "admin", "token", "create", "--name", name, "--role", role, *[x for g in groups for x in ("--group", g)]
+            )
+            for name, (role, groups) in operators.items()
+        }
+
+    def log(self):
+        return self.server.log()
+
+    def stop(self):
+        self.stopped = True
+        return self.server.stop()
+
+    def verify(self):
+        return warden("ledger", "verify", "--data-dir", str(self.data_dir), check=False)
+
+    def records(self):
+        out = warden("ledger", "tail", "-n", "1000000", "--data-dir", str(self.data_dir)).stdout
+        return [json.loads(line)["record"] for line in out.splitlines() if line.strip()]
 
 
 def warden(*args, env=None, check=True):

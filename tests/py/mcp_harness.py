@@ -14,11 +14,10 @@ import subprocess
 import sys
 import tempfile
 
-import httpx2
 from mcp import Client
 from mcp.client.streamable_http import create_mcp_http_client, streamable_http_client
 
-from gateway_harness import WARDEN, AdminListener, warden
+from gateway_harness import WARDEN, Listener, ServedGateway, stop_and_verify
 
 DATA = pathlib.Path(__file__).resolve().parent / "data" / "mcp"
 SERVER = DATA / "server.py"
@@ -29,35 +28,14 @@ LEGACY = "legacy"
 MODERN = "2026-07-28"
 
 
-class McpServerProcess:
+class McpServerProcess(Listener):
     """`server.py http`: the SDK's server on an ephemeral port."""
 
     def __init__(self, workdir):
-        self.log_path = pathlib.Path(workdir) / "mcp-server.log"
-        self._log = open(self.log_path, "w")
-        self.proc = subprocess.Popen(
-            [sys.executable, str(SERVER), "http"], stdout=subprocess.PIPE, stderr=self._log, text=True
-        )
-        first = self.proc.stdout.readline().strip()
-        if not first.startswith("listening on "):
-            self.stop()
-            raise RuntimeError(f"server.py printed {first!r}: {self.log_path.read_text()}")
-        self.url = first.removeprefix("listening on ")
-
-    def stop(self):
-        if self.proc.poll() is None:
-            self.proc.terminate()
-            try:
-                self.proc.wait(timeout=10)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait()
-        self.proc.stdout.close()
-        self._log.close()
+        super().__init__([str(SERVER), "http"], pathlib.Path(workdir) / "mcp-server.log", program=sys.executable)
 
 
-
-class McpGateway:
+class McpGateway(ServedGateway):
     """A `warden serve` fronting the `web` (HTTP) and `local` (stdio) MCP servers."""
 
     OPERATORS = {"alice": ("approver", ["security-team"]), "dave": ("admin", []), "carol": ("auditor", [])}
@@ -84,21 +62,8 @@ mcp:
         )
         self.env = dict(os.environ)
         self.keys = {a: self._one_line("keys", "create", "--agent", a) for a in (AGENT, OTHER_AGENT)}
-        self.tokens = {
-            name: self._one_line(
-                "admin", "token", "create", "--name", name, "--role", role, *[x for g in groups for x in ("--group", g)]
-            )
-            for name, (role, groups) in self.OPERATORS.items()
-        }
-        self.server = AdminListener(["serve", "--config", str(self.config)], self.workdir / "serve.log", env=self.env)
-        self.url = self.server.url
-        self.admin_url = self.server.admin_url
-        self.stopped = False
-
-    def _one_line(self, *args):
-        out = warden(*args, "--config", str(self.config), env=self.env).stdout.strip()
-        assert out and "\n" not in out, f"`warden {' '.join(args)}` printed {out!r}"
-        return out
+        self.tokens = self._operator_tokens(self.OPERATORS)
+        self._serve()
 
     def endpoint(self, server):
         return f"{self.url}/mcp/{server}"
@@ -117,20 +82,6 @@ mcp:
         env = dict(self.env, WARDEN_ADMIN_URL=self.admin_url, WARDEN_ADMIN_TOKEN=self.tokens[operator])
         return subprocess.run([WARDEN, *args], capture_output=True, text=True, env=env, timeout=60)
 
-    def log(self):
-        return self.server.log()
-
-    def stop(self):
-        self.stopped = True
-        return self.server.stop()
-
-    def verify(self):
-        return warden("ledger", "verify", "--data-dir", str(self.data_dir), check=False)
-
-    def records(self):
-        out = warden("ledger", "tail", "-n", "1000000", "--data-dir", str(self.data_dir)).stdout
-        return [json.loads(line)["record"] for line in out.splitlines() if line.strip()]
-
 
 def direct_client(url, mode=LEGACY):
     """The SDK's client straight to the server (the attacker's path, and the benchmark's baseline)."""
@@ -140,13 +91,6 @@ def direct_client(url, mode=LEGACY):
 def text_of(result):
     """The text content of a tool result."""
     return "".join(getattr(c, "text", "") for c in result.content)
-
-
-def stop_and_verify(gw):
-    code = gw.stop()
-    assert code == 0, f"warden serve exited {code}: {gw.log()[-4000:]}"
-    verified = gw.verify()
-    assert verified.returncode == 0, f"ledger verify failed: {verified.stdout}{verified.stderr}"
 
 
 @contextlib.contextmanager

@@ -3,7 +3,6 @@ examples/authzen-interop bundle, compared exactly as the upstream harnesses comp
 (single evaluations: the boolean `decision`; batches: the `evaluations` array, exactly)."""
 
 import importlib.util
-import pathlib
 import tempfile
 
 import pytest

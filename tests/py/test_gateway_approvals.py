@@ -23,7 +23,7 @@ import http.client
 import openai
 import pytest
 
-from gateway_harness import PROVIDER_KEY, WARDEN, AdminListener, Listener, stop_and_verify, warden
+from gateway_harness import PROVIDER_KEY, WARDEN, Listener, ServedGateway, stop_and_verify
 
 DATA = pathlib.Path(__file__).resolve().parent / "data"
 SCRIPT = DATA / "approvals-script.yaml"
@@ -58,7 +58,6 @@ PROMPTLY_S = 5
 
 
 # --- Processes -----------------------------------------------------------------------------
-
 
 
 class Webhooks:
@@ -97,7 +96,7 @@ class Webhooks:
         self.black_hole.close()
 
 
-class ApprovalGateway:
+class ApprovalGateway(ServedGateway):
     """A `warden serve` with the approval bundle, operators and the agents' keys."""
 
     OPERATORS = {
@@ -132,21 +131,8 @@ approvals:
         )
         self.env = dict(os.environ, WARDEN_TEST_PROVIDER_KEY=PROVIDER_KEY)
         self.keys = {a: self._one_line("keys", "create", "--agent", a) for a in ("bot", "halt-bot")}
-        self.tokens = {
-            name: self._one_line(
-                "admin", "token", "create", "--name", name, "--role", role, *[x for g in groups for x in ("--group", g)]
-            )
-            for name, (role, groups) in self.OPERATORS.items()
-        }
-        self.server = AdminListener(["serve", "--config", str(self.config)], self.workdir / "serve.log", env=self.env)
-        self.url = self.server.url
-        self.admin_url = self.server.admin_url
-        self.stopped = False
-
-    def _one_line(self, *args):
-        out = warden(*args, "--config", str(self.config), env=self.env).stdout.strip()
-        assert out and "\n" not in out, f"`warden {' '.join(args)}` printed {out!r}"
-        return out
+        self.tokens = self._operator_tokens(self.OPERATORS)
+        self._serve()
 
     def client(self, agent="bot", **options):
         options = {"max_retries": 0, "timeout": 40, **options}
@@ -175,17 +161,6 @@ approvals:
                 return found[0]
             time.sleep(0.1)
         raise AssertionError(f"no pending approval for {service!r} within {timeout} s: {self.approvals()}")
-
-    def stop(self):
-        self.stopped = True
-        return self.server.stop()
-
-    def verify(self):
-        return warden("ledger", "verify", "--data-dir", str(self.data_dir), check=False)
-
-    def records(self):
-        out = warden("ledger", "tail", "-n", "1000000", "--data-dir", str(self.data_dir)).stdout
-        return [json.loads(line)["record"] for line in out.splitlines() if line.strip()]
 
 
 # --- Fixtures ------------------------------------------------------------------------------

@@ -18,7 +18,7 @@ import anthropic
 import openai
 import pytest
 
-from gateway_harness import PROVIDER_KEY, WARDEN, AdminListener, Listener, stop_and_verify, warden
+from gateway_harness import PROVIDER_KEY, WARDEN, Listener, ServedGateway, stop_and_verify
 
 SCRIPT = pathlib.Path(__file__).resolve().parent / "data/budgets-script.yaml"
 BUNDLE = pathlib.Path(__file__).resolve().parents[2] / "policies/baseline"
@@ -29,8 +29,7 @@ AGENT = "budget-bot"
 SETTLE_TIMEOUT_S = 10
 
 
-
-class BudgetGateway:
+class BudgetGateway(ServedGateway):
     """A `warden serve` with budgets on, the agent's key and an admin operator token."""
 
     def __init__(self, workdir, upstream_url):
@@ -60,14 +59,7 @@ budgets:
         self.env = dict(os.environ, WARDEN_TEST_PROVIDER_KEY=PROVIDER_KEY)
         self.key = self._one_line("keys", "create", "--agent", AGENT)
         self.token = self._one_line("admin", "token", "create", "--name", "ops", "--role", "admin")
-        self.server = AdminListener(["serve", "--config", str(self.config)], self.workdir / "serve.log", env=self.env)
-        self.url = self.server.url
-        self.stopped = False
-
-    def _one_line(self, *args):
-        out = warden(*args, "--config", str(self.config), env=self.env).stdout.strip()
-        assert out and "\n" not in out, f"`warden {' '.join(args)}` printed {out!r}"
-        return out
+        self._serve()
 
     def openai(self, run=None):
         headers = {"Warden-Run-Id": run} if run else {}
@@ -110,11 +102,9 @@ budgets:
         (one per call: spend records follow the settlement into the ledger in the background)."""
         deadline = time.monotonic() + SETTLE_TIMEOUT_S
         while True:
-            out = warden("ledger", "tail", "-n", "1000000", "--data-dir", str(self.data_dir)).stdout
-            records = [json.loads(line)["record"] for line in out.splitlines() if line.strip()]
             spends = [
                 r["event"]
-                for r in records
+                for r in self.records()
                 if r["event"]["type"] == "budget" and r.get("actor", {}).get("run_id") == run
             ]
             if len(spends) >= count:
@@ -122,13 +112,6 @@ budgets:
             if time.monotonic() > deadline:
                 raise AssertionError(f"{run} has {len(spends)} spend records, expected {count}: {spends}")
             time.sleep(0.05)
-
-    def stop(self):
-        self.stopped = True
-        return self.server.stop()
-
-    def verify(self):
-        return warden("ledger", "verify", "--data-dir", str(self.data_dir), check=False)
 
 
 @pytest.fixture(scope="module")
@@ -194,7 +177,6 @@ def test_fifty_parallel_calls_never_spend_more_than_the_budget(gw):
     assert sum(s["settled_micro_usd"] for s in settled) == expected
     # Every settled record carries the balance after it.
     assert all(s["balances"][0]["scope"] == f"run:{run}" for s in settled)
-
 
 
 def test_settlement_matches_the_providers_usage_to_the_cent(gw):

@@ -9,7 +9,8 @@ import time
 
 import anyio
 
-from mcp_harness import LEGACY, MODERN, direct_client, running, text_of, warden
+from gateway_harness import warden
+from mcp_harness import LEGACY, MODERN, direct_client, running, text_of
 
 
 async def listed(gw, server="web", mode=LEGACY):
