@@ -500,6 +500,16 @@ fn strip_envelope(message: &mut Message) {
     }
 }
 
+/// 405 for a GET or DELETE without a session: only POST works without one.
+fn sessionless(what: &str) -> Response {
+    (
+        StatusCode::METHOD_NOT_ALLOWED,
+        [(header::ALLOW, "POST")],
+        format!("{what} (Mcp-Session-Id); protocol version 2026-07-28 has none"),
+    )
+        .into_response()
+}
+
 /// `GET /mcp/{server}`: the session's stream for server messages. Warden relays none, so it
 /// carries keep-alive comments until the session ends or the agent disconnects.
 async fn open_stream(
@@ -512,12 +522,7 @@ async fn open_stream(
         Err(response) => return *response,
     };
     let Some(id) = header_str(&headers, SESSION_HEADER).map(str::to_owned) else {
-        return (
-            StatusCode::METHOD_NOT_ALLOWED,
-            [(header::ALLOW, "POST")],
-            "a GET stream needs a session (Mcp-Session-Id); protocol version 2026-07-28 has none",
-        )
-            .into_response();
+        return sessionless("a GET stream needs a session");
     };
     if let Err(e) = gw.mcp.sessions.check(&id, &identity.agent.id, &srv.name) {
         return rpc_error(StatusCode::NOT_FOUND, None, INVALID_REQUEST, &e.to_string());
@@ -562,12 +567,7 @@ async fn end_session(
         Err(response) => return *response,
     };
     let Some(id) = header_str(&headers, SESSION_HEADER) else {
-        return (
-            StatusCode::METHOD_NOT_ALLOWED,
-            [(header::ALLOW, "POST")],
-            "DELETE ends a session (Mcp-Session-Id); protocol version 2026-07-28 has none",
-        )
-            .into_response();
+        return sessionless("DELETE ends a session");
     };
     match gw.mcp.sessions.close(id, &identity.agent.id, &srv.name) {
         Ok(()) => StatusCode::NO_CONTENT.into_response(),
