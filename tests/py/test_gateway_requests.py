@@ -22,6 +22,7 @@ from gateway_harness import (  # noqa: F401  (fixtures)
     responses_request,
     upstream,
     user,
+    warden,
 )
 
 MOCK_MODELS = {"gpt-4o-mini", "gpt-4.1", "claude-haiku-4-5", "claude-opus-4-1"}
@@ -95,6 +96,20 @@ def test_a_wrong_x_api_key_raises_authentication_error(gateway):
     )
     with pytest.raises(anthropic.AuthenticationError):
         client.messages.create(model=ANTHROPIC_MODEL, max_tokens=256, messages=user("hi"))
+
+
+def test_a_key_revoked_while_the_gateway_runs_is_refused_at_once(gateway, upstream):
+    key = gateway.create_key(API_AGENTS["chat"])
+    client = gateway.openai(key)
+    for _ in range(2):  # the second use is answered from the gateway's memory of live keys
+        client.chat.completions.create(model=OPENAI_MODEL, messages=user("hi"))
+    key_id = key.split("_")[1]
+    warden("keys", "revoke", key_id, "--data-dir", str(gateway.data_dir))
+    mark = upstream.mark()
+    with pytest.raises(openai.AuthenticationError) as raised:
+        client.chat.completions.create(model=OPENAI_MODEL, messages=user("hi"))
+    assert raised.value.status_code == 401
+    assert upstream.sent_since(mark) == "", "a request with a revoked key was forwarded upstream"
 
 
 def test_upstream_gets_the_provider_key_and_never_the_agent_key(gateway, upstream):

@@ -1,6 +1,8 @@
-//! Per-request key lookup cost: `SqliteKeys::authenticate` on a live key among 1,000 (parse,
-//! indexed row read, SHA-256, constant-time compare), on a well-formed key with a wrong secret,
-//! and on malformed input (refused before the database). Run: `cargo bench -p warden-store --bench keys`.
+//! Per-request key lookup cost: `SqliteKeys::authenticate` on a live key among 1,000 in use
+//! (parse, epoch read, SHA-256, constant-time compare: a key in use is remembered), on a key's
+//! first use after a revocation moved the epoch (the indexed row read), on a well-formed key with
+//! a wrong secret, and on malformed input (refused before the database).
+//! Run: `cargo bench -p warden-store --bench keys`.
 
 #![allow(
     missing_docs,
@@ -23,6 +25,16 @@ fn authenticate(c: &mut Criterion) {
     let mut group = c.benchmark_group("keys");
     group.bench_function("authenticate_live", |b| {
         b.iter(|| assert!(keys.authenticate(&live).unwrap().is_some()))
+    });
+    group.bench_function("authenticate_after_a_revocation", |b| {
+        b.iter_batched(
+            || {
+                let doomed = keys.create("doomed", 0).unwrap();
+                assert!(keys.revoke(&doomed.key_id, 0).unwrap());
+            },
+            |()| assert!(keys.authenticate(&live).unwrap().is_some()),
+            criterion::BatchSize::PerIteration,
+        )
     });
     group.bench_function("authenticate_wrong_secret", |b| {
         b.iter(|| assert!(keys.authenticate(&wrong).unwrap().is_none()))

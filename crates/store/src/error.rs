@@ -43,6 +43,9 @@ pub enum StoreError {
     /// The budget writer could not commit budget changes (or has stopped).
     #[error("budget store write failed: {0}")]
     BudgetWrite(String),
+    /// A key was revoked, but the processes serving the database could not be told at once.
+    #[error("{0}")]
+    KeyEpoch(String),
 }
 
 /// An append did not become durable. The caller must treat the action as not recorded.

@@ -5,8 +5,10 @@
 //! shown by `list` and used to revoke), `secret` is 32 random bytes in base64url without padding.
 //! Only a SHA-256 of the secret's bytes is stored, in the `keys_agent` table of the same SQLite
 //! file as the ledger; the full key exists only in the [`IssuedKey`] returned by
-//! [`SqliteKeys::create`]. Every call reads the database, so a key created by another process
-//! (e.g. `warden keys create` while the gateway runs) is accepted at once.
+//! [`SqliteKeys::create`]. An unknown key id is always looked up in the database, so a key created
+//! by another process (e.g. `warden keys create` while the gateway runs) is accepted at once; a
+//! live key is remembered after its first use, and a revocation by any process is seen by the
+//! next request (see [`crate::live_keys`]).
 //!
 //! Owns the key format, hashing and the `keys_agent` rows; must not depend on HTTP, an async
 //! runtime or how the gateway extracts the key from a request.
@@ -18,6 +20,7 @@ use std::sync::{Mutex, MutexGuard, PoisonError};
 use rusqlite::{Connection, OptionalExtension, params};
 
 use crate::error::StoreError;
+use crate::live_keys::{LiveKeys, Recall};
 use crate::operators::{db_time, stored_time, stored_time_opt};
 use crate::schema::{connect, migrate};
 #[cfg(test)]
@@ -34,6 +37,7 @@ const KEY_LEN: usize = KEY.len();
 pub struct SqliteKeys {
     path: PathBuf,
     conn: Mutex<Connection>,
+    live: LiveKeys,
 }
 
 /// A key just issued. Its `secret` is the only copy: show it once, never log it.
@@ -86,6 +90,7 @@ impl SqliteKeys {
         Ok(SqliteKeys {
             path: path.to_owned(),
             conn: Mutex::new(conn),
+            live: LiveKeys::open(path),
         })
     }
 
@@ -122,6 +127,12 @@ impl SqliteKeys {
         let Some((key_id, secret)) = KEY.parse(presented) else {
             return Ok(None);
         };
+        let epoch = match self.live.recall(key_id) {
+            Recall::Live(info, digest) => {
+                return Ok(secret_matches(&secret, &digest).then_some(info));
+            }
+            Recall::Unknown { epoch } => epoch,
+        };
         let conn = self.conn();
         let mut stmt = conn.prepare_cached(
             "SELECT key_id, agent_id, created_ms, revoked_ms, secret_sha256
@@ -133,7 +144,13 @@ impl SqliteKeys {
         let Some((info, stored)) = row else {
             return Ok(None);
         };
-        Ok((secret_matches(&secret, &stored) && info.revoked_ms.is_none()).then_some(info))
+        if info.revoked_ms.is_some() {
+            return Ok(None);
+        }
+        if let Ok(digest) = <[u8; 32]>::try_from(stored.as_slice()) {
+            self.live.remember(epoch, &info, digest);
+        }
+        Ok(secret_matches(&secret, &stored).then_some(info))
     }
 
     /// Every key, newest first (never secrets).
@@ -147,12 +164,23 @@ impl SqliteKeys {
         Ok(rows.collect::<Result<Vec<_>, _>>()?)
     }
 
-    /// Revokes a key by id; `false` if there is no such live key.
+    /// Revokes a key by id; `false` if there is no such live key. Once it returns, no process
+    /// serving this database accepts the key.
     pub fn revoke(&self, key_id: &str, now_ms: u64) -> Result<bool, StoreError> {
         let changed = self.conn().execute(
             "UPDATE keys_agent SET revoked_ms = ?2 WHERE key_id = ?1 AND revoked_ms IS NULL",
             params![key_id, db_time(now_ms)],
         )?;
+        if changed > 0 {
+            self.live.advance().map_err(|e| {
+                StoreError::KeyEpoch(format!(
+                    "key {key_id} is revoked, but a running gateway may accept it for up to {} s more: \
+                     its epoch file {} could not be written: {e}",
+                    crate::live_keys::RECHECK_AFTER.as_secs(),
+                    crate::live_keys::epoch_path(&self.path).display()
+                ))
+            })?;
+        }
         Ok(changed > 0)
     }
 

@@ -18,6 +18,7 @@ mod error;
 mod halts;
 mod handle;
 pub mod keys;
+mod live_keys;
 mod operators;
 mod reader;
 mod receipts;

@@ -112,6 +112,42 @@ fn wrong_secret_wrong_id_and_revoked_keys_are_refused() {
 }
 
 #[test]
+fn a_key_in_use_is_refused_as_soon_as_another_process_revokes_it() {
+    let (dir, keys) = store();
+    let issued = keys.create("bot", 1).unwrap();
+    let other = keys.create("other", 2).unwrap();
+    // Used twice: the second answer comes from the keys remembered in memory.
+    for _ in 0..2 {
+        assert_eq!(
+            keys.authenticate(&issued.secret).unwrap().unwrap().agent_id,
+            "bot"
+        );
+        assert_eq!(
+            keys.authenticate(&other.secret).unwrap().unwrap().agent_id,
+            "other"
+        );
+    }
+    // A remembered id is no shortcut for a wrong secret.
+    let swapped = format!(
+        "wdn_{}_{}",
+        issued.key_id,
+        other.secret.rsplit('_').next().unwrap()
+    );
+    assert_eq!(keys.authenticate(&swapped).unwrap(), None);
+
+    // `warden keys revoke` in another process: its own store on the same file.
+    let revoker = SqliteKeys::open(&dir.path().join("warden.db")).unwrap();
+    assert!(revoker.revoke(&issued.key_id, 10).unwrap());
+    assert_eq!(keys.authenticate(&issued.secret).unwrap(), None);
+    assert_eq!(keys.authenticate(&issued.secret).unwrap(), None);
+    assert_eq!(
+        keys.authenticate(&other.secret).unwrap().unwrap().agent_id,
+        "other",
+        "the other key is still accepted (read again from the database)"
+    );
+}
+
+#[test]
 fn list_is_newest_first_with_revocations() {
     let (_dir, keys) = store();
     let old = keys.create("a", 100).unwrap();
