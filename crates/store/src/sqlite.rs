@@ -104,8 +104,15 @@ impl SqliteLedger {
         conn.pragma_update(None, "synchronous", config.durability.synchronous())?;
         // The checkpointer thread keeps the log short; commits never wait for a checkpoint.
         conn.pragma_update(None, "wal_autocheckpoint", 0)?;
+        conn.pragma_update(None, "journal_size_limit", crate::wal::KEEP_BYTES)?;
         let (stop_checkpoints, stop) = channel();
-        let checkpointer = crate::wal::start(path, stop)?;
+        let restart = Arc::new(crate::wal::Restart::default());
+        let checkpointer = crate::wal::start(
+            path,
+            stop,
+            crate::wal::WalLimits::default(),
+            Arc::clone(&restart),
+        )?;
         let recovered = recover(&conn)?;
         let key = Arc::new(key);
         let (receipts, nonces) = ReceiptSigner::start(Arc::clone(&key))?;
@@ -124,6 +131,7 @@ impl SqliteLedger {
             checkpointed: recovered.checkpointed,
             last_checkpoint_at: Instant::now(),
             last_time_ms: u64::try_from(last_time_ms).unwrap_or(0),
+            restart,
         };
         let (tx, rx) = channel();
         let handle = std::thread::Builder::new()

@@ -1,22 +1,79 @@
-//! WAL checkpointing off the writer's path. SQLite normally checkpoints the write-ahead log on
-//! the committing connection once it grows past 1000 pages, which stalls that commit (and every
-//! append queued behind it) for a disk flush. The ledger writer turns that off, and this thread
-//! checkpoints passively on its own connection instead: it never blocks the writer.
+//! WAL checkpointing off the writer's path, and keeping the log file short under sustained load.
+//!
+//! SQLite normally checkpoints the write-ahead log on the committing connection once it grows
+//! past 1000 pages, which stalls that commit (and every append queued behind it) for a disk
+//! flush. The ledger writer turns that off, and this thread checkpoints passively on its own
+//! connection instead: it never blocks the writer.
+//!
+//! A passive checkpoint alone never lets the log start over while appends keep coming: SQLite
+//! rewinds the log only when a write begins with every frame already copied into the database,
+//! and under load new frames arrive while each checkpoint runs, so the file would grow without
+//! bound (hundreds of megabytes a minute at full rate). So when the log passes
+//! [`WalLimits::restart_frames`], this thread checkpoints again and again until it is nearly
+//! caught up, then asks the writer ([`Restart`]) to copy the last few frames itself
+//! between two batches ([`restart`]); the writer's next commit then rewinds the log. The pause
+//! that costs the writer is a checkpoint of at most [`WalLimits::catch_up_frames`] frames.
 
 use std::path::Path;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::mpsc::{Receiver, RecvTimeoutError};
 use std::thread::JoinHandle;
 use std::time::Duration;
+
+use rusqlite::Connection;
 
 use crate::error::StoreError;
 use crate::schema::connect;
 
 /// How often the log is checkpointed.
 const INTERVAL: Duration = Duration::from_millis(500);
+/// Passes in a row while catching up, before waiting for the next interval.
+const MAX_PASSES: usize = 16;
+/// The size the log file is cut back to after it starts over (SQLite's `journal_size_limit`).
+pub(crate) const KEEP_BYTES: i64 = 64 << 20;
+
+/// When the log is to start over.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct WalLimits {
+    /// Frames (pages) in the log past which it is made to start over.
+    pub restart_frames: i64,
+    /// Frames left to copy at most when the writer is asked to finish the checkpoint.
+    pub catch_up_frames: i64,
+}
+
+impl Default for WalLimits {
+    fn default() -> Self {
+        // 16384 frames of 4 KiB: the log starts over at about 64 MiB. The writer's part costs
+        // it a disk flush or two, so it is asked for at most every few seconds at full rate.
+        WalLimits {
+            restart_frames: 16384,
+            catch_up_frames: 256,
+        }
+    }
+}
+
+/// The checkpointer's request to the writer.
+#[derive(Debug, Default)]
+pub(crate) struct Restart {
+    wanted: AtomicBool,
+}
+
+impl Restart {
+    /// Whether the writer should finish a checkpoint now; clears the request.
+    pub(crate) fn take(&self) -> bool {
+        self.wanted.swap(false, Ordering::Relaxed)
+    }
+}
 
 /// Starts the checkpointer for the database at `path`; it stops when `stop` is dropped or sent
 /// to, after a last checkpoint.
-pub(crate) fn start(path: &Path, stop: Receiver<()>) -> Result<JoinHandle<()>, StoreError> {
+pub(crate) fn start(
+    path: &Path,
+    stop: Receiver<()>,
+    limits: WalLimits,
+    restart: Arc<Restart>,
+) -> Result<JoinHandle<()>, StoreError> {
     let conn = connect(path)?;
     let handle = std::thread::Builder::new()
         .name("warden-ledger-checkpointer".into())
@@ -26,12 +83,121 @@ pub(crate) fn start(path: &Path, stop: Receiver<()>) -> Result<JoinHandle<()>, S
                     Err(RecvTimeoutError::Timeout) => false,
                     Ok(()) | Err(RecvTimeoutError::Disconnected) => true,
                 };
-                // PASSIVE: copies what it can without waiting for, or blocking, the writer.
-                let _ = conn.query_row("PRAGMA wal_checkpoint(PASSIVE)", [], |_| Ok(()));
                 if last {
+                    let _ = checkpoint(&conn);
                     return;
                 }
+                catch_up(&conn, limits, &restart);
             }
         })?;
     Ok(handle)
+}
+
+/// One round: a passive checkpoint, repeated while the log is long and far from copied; asks
+/// the writer to finish once it is close.
+pub(crate) fn catch_up(conn: &Connection, limits: WalLimits, restart: &Restart) {
+    for _ in 0..MAX_PASSES {
+        let Ok(progress) = checkpoint(conn) else {
+            return;
+        };
+        if progress.log < limits.restart_frames {
+            return;
+        }
+        if progress.log - progress.copied <= limits.catch_up_frames {
+            restart.wanted.store(true, Ordering::Relaxed);
+            return;
+        }
+    }
+}
+
+/// The writer's part: copies the frames still in the log into the database, between two
+/// batches, so that its next commit rewinds the log.
+pub(crate) fn restart(conn: &Connection) {
+    let _ = checkpoint(conn);
+}
+
+/// What a checkpoint reports: frames in the log, and frames copied into the database.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Progress {
+    pub log: i64,
+    pub copied: i64,
+}
+
+/// `PRAGMA wal_checkpoint(PASSIVE)`: copies what it can without waiting for, or blocking,
+/// anyone.
+pub(crate) fn checkpoint(conn: &Connection) -> rusqlite::Result<Progress> {
+    conn.query_row("PRAGMA wal_checkpoint(PASSIVE)", [], |r| {
+        Ok(Progress {
+            log: r.get(1)?,
+            copied: r.get(2)?,
+        })
+    })
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used)]
+mod tests {
+    use super::*;
+
+    /// Bytes of one row the test writer appends: about one page.
+    const ROW: usize = 4000;
+
+    #[test]
+    fn the_log_starts_over_while_appends_never_stop() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("warden.db");
+        let writer = connect(&path).unwrap();
+        writer
+            .execute_batch("CREATE TABLE rows (id INTEGER PRIMARY KEY, body BLOB NOT NULL)")
+            .unwrap();
+        writer.pragma_update(None, "wal_autocheckpoint", 0).unwrap();
+        writer
+            .pragma_update(None, "journal_size_limit", 1 << 20)
+            .unwrap();
+        let checkpointer = connect(&path).unwrap();
+        let limits = WalLimits {
+            restart_frames: 64,
+            catch_up_frames: 16,
+        };
+        let restart = Arc::new(Restart::default());
+        let done = Arc::new(AtomicBool::new(false));
+
+        // The writer appends one-page rows without pause, finishing a checkpoint when asked,
+        // as the ledger writer does between batches.
+        let appender = {
+            let (restart, done) = (Arc::clone(&restart), Arc::clone(&done));
+            std::thread::spawn(move || {
+                let body = vec![7u8; ROW];
+                let mut restarts = 0;
+                for _ in 0..4000 {
+                    writer
+                        .execute("INSERT INTO rows (body) VALUES (?1)", [&body])
+                        .unwrap();
+                    if restart.take() {
+                        crate::wal::restart(&writer);
+                        restarts += 1;
+                    }
+                }
+                done.store(true, Ordering::Relaxed);
+                restarts
+            })
+        };
+        let wal = dir.path().join("warden.db-wal");
+        let mut largest = 0;
+        while !done.load(Ordering::Relaxed) {
+            catch_up(&checkpointer, limits, &restart);
+            largest = largest.max(std::fs::metadata(&wal).map(|m| m.len()).unwrap_or(0));
+            std::thread::sleep(Duration::from_millis(2));
+        }
+        let restarts = appender.join().unwrap();
+        // 4,000 pages (16 MB) went through the log; without rewinds the file would hold them all.
+        assert!(
+            restarts > 0,
+            "the writer was never asked to finish a checkpoint"
+        );
+        assert!(
+            largest < 6 << 20,
+            "the log grew to {largest} bytes although it should start over past 64 frames"
+        );
+    }
 }

@@ -32,6 +32,8 @@ pub(crate) struct Writer {
     pub checkpointed: u64,
     pub last_checkpoint_at: Instant,
     pub last_time_ms: u64,
+    /// The checkpointer's request to finish a checkpoint so that the log starts over.
+    pub restart: std::sync::Arc<crate::wal::Restart>,
 }
 
 impl Writer {
@@ -52,6 +54,9 @@ impl Writer {
                 }
             }
             self.commit_batch(&mut batch);
+            if self.restart.take() {
+                crate::wal::restart(&self.conn);
+            }
         }
         self.commit_batch(&mut batch);
         if self.state.next_seq() > self.checkpointed {
