@@ -290,16 +290,39 @@ pub fn digest(value: &Value) -> Option<String> {
 }
 
 /// `value` with every secret in its strings (keys included) replaced by `[REDACTED:kind]`.
-pub fn redact(value: Value) -> Value {
+pub fn redact(mut value: Value) -> Value {
+    redact_in_place(&mut value);
+    value
+}
+
+/// [`redact`] without rebuilding what holds no secret: strings are replaced where they are, and
+/// an object is rebuilt only when one of its keys holds a secret.
+fn redact_in_place(value: &mut Value) {
     match value {
-        Value::String(s) => Value::String(redact_text(s)),
-        Value::Array(items) => Value::Array(items.into_iter().map(redact).collect()),
-        Value::Object(map) => Value::Object(
-            map.into_iter()
-                .map(|(k, v)| (redact_text(k), redact(v)))
-                .collect(),
-        ),
-        other => other,
+        Value::String(s) => {
+            let found = warden_analyze::secrets::scan(s);
+            if !found.is_empty() {
+                *s = warden_analyze::secrets::redact(s, &found);
+            }
+        }
+        Value::Array(items) => items.iter_mut().for_each(redact_in_place),
+        Value::Object(map) => {
+            if map
+                .keys()
+                .any(|k| !warden_analyze::secrets::scan(k).is_empty())
+            {
+                *map = std::mem::take(map)
+                    .into_iter()
+                    .map(|(k, mut v)| {
+                        redact_in_place(&mut v);
+                        (redact_text(k), v)
+                    })
+                    .collect();
+            } else {
+                map.values_mut().for_each(redact_in_place);
+            }
+        }
+        Value::Null | Value::Bool(_) | Value::Number(_) => {}
     }
 }
 
@@ -352,6 +375,29 @@ mod tests {
         let text = redacted.to_string();
         assert!(!text.contains(key), "{text}");
         assert!(text.contains("[REDACTED:"), "{text}");
+
+        // Deeper: under clean keys, under a key that is itself a secret, and in a clean
+        // neighbourhood that must come back unchanged.
+        let nested = redact(json!({
+            "a": {"b": [{"c": key}], "n": 3, "t": true, "z": null},
+            key: {"d": key, "e": "plain"},
+            "plain": ["x", 1.5]
+        }));
+        let text = nested.to_string();
+        assert!(!text.contains(key), "{text}");
+        assert_eq!(text.matches("[REDACTED:").count(), 3, "{text}");
+        assert_eq!(nested["a"]["n"], json!(3));
+        assert_eq!(nested["a"]["t"], json!(true));
+        assert_eq!(nested["a"]["z"], json!(null));
+        assert_eq!(nested["plain"], json!(["x", 1.5]));
+        let renamed = nested
+            .as_object()
+            .unwrap()
+            .iter()
+            .find(|(k, _)| k.starts_with("[REDACTED:"))
+            .map(|(_, v)| v.clone())
+            .unwrap();
+        assert_eq!(renamed["e"], json!("plain"));
     }
 
     fn allow_all() -> Bundle {
