@@ -44,10 +44,10 @@ pub(crate) struct WalLimits {
 
 impl Default for WalLimits {
     fn default() -> Self {
-        // 16384 frames of 4 KiB: the log starts over at about 64 MiB. The writer's part costs
-        // it a disk flush or two, so it is asked for at most every few seconds at full rate.
+        // 65536 frames of 4 KiB: the log starts over at about 256 MiB. The writer's part costs
+        // it a disk flush or two, so it is asked for at most every several seconds at full rate.
         WalLimits {
-            restart_frames: 16384,
+            restart_frames: 65536,
             catch_up_frames: 256,
         }
     }
