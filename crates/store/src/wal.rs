@@ -8,7 +8,7 @@
 //! A passive checkpoint alone never lets the log start over while appends keep coming: SQLite
 //! rewinds the log only when a write begins with every frame already copied into the database,
 //! and under load new frames arrive while each checkpoint runs, so the file would grow without
-//! bound (hundreds of megabytes a minute at full rate). So when the log passes
+//! bound (over a gigabyte a minute at full rate). So when the log passes
 //! [`WalLimits::restart_frames`], this thread checkpoints again and again until it is nearly
 //! caught up, then asks the writer ([`Restart`]) to copy the last few frames itself
 //! between two batches ([`restart`]); the writer's next commit then rewinds the log. The pause
@@ -30,8 +30,11 @@ use crate::schema::connect;
 const INTERVAL: Duration = Duration::from_millis(500);
 /// Passes in a row while catching up, before waiting for the next interval.
 const MAX_PASSES: usize = 16;
-/// The size the log file is cut back to after it starts over (SQLite's `journal_size_limit`).
-pub(crate) const KEEP_BYTES: i64 = 64 << 20;
+/// The size the log file is cut back to after it starts over (SQLite's `journal_size_limit`):
+/// a little more than [`WalLimits::default`] lets it grow to, so that once the file has reached
+/// its working size it is overwritten in place rather than cut and grown again (growing a file
+/// makes the filesystem allocate blocks, which the next disk flush must also write).
+pub(crate) const KEEP_BYTES: i64 = 320 << 20;
 
 /// When the log is to start over.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
