@@ -177,7 +177,7 @@ impl SqliteKeys {
                     "key {key_id} is revoked, but a running gateway may accept it for up to {} s more: \
                      its epoch file {} could not be written: {e}",
                     crate::live_keys::RECHECK_AFTER.as_secs(),
-                    crate::live_keys::epoch_path(&self.path).display()
+                    self.live.file().display()
                 ))
             })?;
         }

@@ -30,7 +30,7 @@ pub(crate) const RECHECK_AFTER: Duration = Duration::from_secs(1);
 const CAPACITY: usize = 4096;
 
 /// The epoch sidecar of the database at `db`: `warden.db` → `warden.db-keys`.
-pub(crate) fn epoch_path(db: &Path) -> PathBuf {
+fn epoch_path(db: &Path) -> PathBuf {
     let mut name = db.as_os_str().to_owned();
     name.push("-keys");
     PathBuf::from(name)
@@ -83,6 +83,11 @@ impl LiveKeys {
             remembered: RwLock::new(Remembered::default()),
             recheck_after: RECHECK_AFTER,
         }
+    }
+
+    /// The epoch file.
+    pub(crate) fn file(&self) -> &Path {
+        &self.path
     }
 
     /// The remembered entry for `key_id`, if the epoch has not moved since it was read.
