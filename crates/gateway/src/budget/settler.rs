@@ -111,12 +111,11 @@ fn settle_batch(store: &SqliteBudgets, ledger: &Arc<dyn LedgerStore>, batch: Vec
         .map(|settle| {
             let mut spend = settle.spend;
             match (settle.settled, &committed) {
-                (Ok(Some(settlement)), Ok(())) => {
+                (Ok(Some(settlement)), committed) => {
                     spend.balances = settlement.balances.iter().map(ledger_balance).collect();
-                }
-                (Ok(Some(settlement)), Err(e)) => {
-                    spend.balances = settlement.balances.iter().map(ledger_balance).collect();
-                    spend.reason = Some(format!("settlement not written to the store: {e}"));
+                    if let Err(e) = committed {
+                        spend.reason = Some(format!("settlement not written to the store: {e}"));
+                    }
                 }
                 (Ok(None), _) => {
                     spend.reason = Some("the reservation had already expired".into());
