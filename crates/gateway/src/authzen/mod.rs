@@ -264,10 +264,14 @@ async fn decide(
         AuthzenError::Unavailable("no policy bundle is loaded; nothing is decided".into())
     })?;
     let mut pending = Vec::with_capacity(queries.len());
-    for query in &queries {
-        let decision = bundle.evaluate(&query.to_action(pep.agent.clone()));
+    for query in queries {
+        let name = query.action_name().to_owned();
+        // The tuple is built once: judged as the `authzen` facts, then kept in the record.
+        let mut action = query.into_action(pep.agent.clone());
+        let decision = bundle.evaluate(&action);
+        let tuple = action.authzen.take().unwrap_or_default();
         let permit = permits(decision.outcome);
-        let appended = gw.ledger.append(record::draft(pep, query, &decision));
+        let appended = gw.ledger.append(record::draft(pep, name, tuple, &decision));
         // AuthZEN answers carry no receipts, so none is signed.
         pending.push((permit, appended.committed()));
         if semantic.stops_after(permit) {

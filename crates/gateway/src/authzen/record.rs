@@ -7,13 +7,16 @@ use serde_json::Value;
 use warden_ledger::{self as ledger, RecordDraft};
 use warden_policy::Decision;
 
-use super::request::Query;
 use crate::identity::Identity;
 use crate::llm::judge;
 
-/// The record of `decision` on `query`, asked by `pep`.
-pub(super) fn draft(pep: &Identity, query: &Query, decision: &Decision) -> RecordDraft {
-    let tuple = query.to_json();
+/// The record of `decision` on the 4-tuple `tuple` (action name `name`), asked by `pep`.
+pub(super) fn draft(
+    pep: &Identity,
+    name: String,
+    tuple: Value,
+    decision: &Decision,
+) -> RecordDraft {
     let constraints = match serde_json::to_value(&decision.constraints) {
         Ok(Value::Object(map)) => map.into_iter().collect(),
         _ => BTreeMap::new(),
@@ -33,7 +36,7 @@ pub(super) fn draft(pep: &Identity, query: &Query, decision: &Decision) -> Recor
             reasons: vec![decision.reason.clone()],
             action: ledger::Action {
                 kind: ledger::ActionKind::Authzen,
-                tool: Some(query.action_name().to_owned()),
+                tool: Some(name),
                 args_digest: judge::digest(&tuple),
                 args_redacted: Some(judge::redact(tuple)),
                 upstream: None,

@@ -90,9 +90,21 @@ pub enum RequestError {
 
 /// Parses a `POST /access/v1/evaluation` body.
 pub fn parse_evaluation(body: &[u8]) -> Result<Query, RequestError> {
-    let value = parse_json(body)?;
-    let top = object(&value, "")?;
-    query(&Map::new(), top, "")
+    let Value::Object(mut top) = parse_json(body)? else {
+        return Err(not_an_object(""));
+    };
+    check(&Map::new(), &top, "")?;
+    // Checked: each entity is there and an object, so it is moved out rather than copied.
+    let mut take = |key: &str| match top.remove(key) {
+        Some(Value::Object(map)) => map,
+        _ => Map::new(),
+    };
+    Ok(Query {
+        subject: take("subject"),
+        action: take("action"),
+        resource: take("resource"),
+        context: take("context"),
+    })
 }
 
 /// Parses a `POST /access/v1/evaluations` body holding at most `limit` evaluations.
@@ -169,6 +181,26 @@ fn query(
     item: &Map<String, Value>,
     at: &str,
 ) -> Result<Query, RequestError> {
+    check(defaults, item, at)?;
+    let entity = |key: &str| match item.get(key).or_else(|| defaults.get(key)) {
+        Some(Value::Object(map)) => map.clone(),
+        _ => Map::new(),
+    };
+    Ok(Query {
+        subject: entity("subject"),
+        action: entity("action"),
+        resource: entity("resource"),
+        context: entity("context"),
+    })
+}
+
+/// Checks the 4-tuple of `item`, each key falling back to `defaults`: the entities and their
+/// required fields are there with the right types; `context`, when sent, is an object.
+fn check(
+    defaults: &Map<String, Value>,
+    item: &Map<String, Value>,
+    at: &str,
+) -> Result<(), RequestError> {
     // The path of a field: the item's when the item sets the key, else the top level's.
     let pick = |key: &str| -> (Option<&Value>, String) {
         match item.get(key) {
@@ -176,7 +208,7 @@ fn query(
             None => (defaults.get(key), key.to_owned()),
         }
     };
-    let entity = |key: &str, required: &[&str]| -> Result<Map<String, Value>, RequestError> {
+    let entity = |key: &str, required: &[&str]| -> Result<(), RequestError> {
         let (value, path) = pick(key);
         let value = value.ok_or_else(|| RequestError::Missing(path.clone()))?;
         let map = object(value, &path)?;
@@ -203,32 +235,33 @@ fn query(
                 expected: "an object",
             });
         }
-        Ok(map.clone())
+        Ok(())
     };
-    let subject = entity("subject", &["type", "id"])?;
-    let action = entity("action", &["name"])?;
-    let resource = entity("resource", &["type", "id"])?;
-    let context = match pick("context") {
-        (None | Some(Value::Null), _) => Map::new(),
-        (Some(value), path) => object(value, &path)?.clone(),
-    };
-    Ok(Query {
-        subject,
-        action,
-        resource,
-        context,
-    })
+    entity("subject", &["type", "id"])?;
+    entity("action", &["name"])?;
+    entity("resource", &["type", "id"])?;
+    match pick("context") {
+        (None | Some(Value::Null), _) => {}
+        (Some(value), path) => {
+            object(value, &path)?;
+        }
+    }
+    Ok(())
 }
 
 fn object<'a>(value: &'a Value, path: &str) -> Result<&'a Map<String, Value>, RequestError> {
-    value.as_object().ok_or_else(|| RequestError::WrongType {
+    value.as_object().ok_or_else(|| not_an_object(path))
+}
+
+fn not_an_object(path: &str) -> RequestError {
+    RequestError::WrongType {
         field: if path.is_empty() {
             "the request body".into()
         } else {
             path.to_owned()
         },
         expected: "an object",
-    })
+    }
 }
 
 impl Query {
@@ -241,24 +274,25 @@ impl Query {
     }
 
     /// The 4-tuple as one JSON object: the `authzen` facts rules read and what the ledger keeps.
-    pub fn to_json(&self) -> Value {
+    pub fn into_json(self) -> Value {
         let mut m = Map::new();
-        m.insert("subject".into(), Value::Object(self.subject.clone()));
-        m.insert("action".into(), Value::Object(self.action.clone()));
-        m.insert("resource".into(), Value::Object(self.resource.clone()));
-        m.insert("context".into(), Value::Object(self.context.clone()));
+        m.insert("subject".into(), Value::Object(self.subject));
+        m.insert("action".into(), Value::Object(self.action));
+        m.insert("resource".into(), Value::Object(self.resource));
+        m.insert("context".into(), Value::Object(self.context));
         Value::Object(m)
     }
 
     /// The `authzen` action the policy judges, asked by `agent` (the calling enforcement point).
-    pub fn to_action(&self, agent: warden_policy::Agent) -> warden_policy::Action {
+    /// Its `authzen` facts are [`Query::into_json`].
+    pub fn into_action(self, agent: warden_policy::Agent) -> warden_policy::Action {
         warden_policy::Action {
             kind: warden_policy::ActionKind::Authzen,
             agent,
             tool: None,
             request: None,
             egress: None,
-            authzen: Some(self.to_json()),
+            authzen: Some(self.into_json()),
             history: Vec::new(),
             context: Default::default(),
         }
@@ -292,7 +326,7 @@ mod tests {
     fn a_single_evaluation_becomes_authzen_facts_with_an_empty_context() {
         let q = single(tuple()).unwrap();
         assert_eq!(q.action_name(), "can_read");
-        let action = q.to_action(warden_policy::Agent::default());
+        let action = q.clone().into_action(warden_policy::Agent::default());
         assert_eq!(action.kind, warden_policy::ActionKind::Authzen);
         let facts = action.authzen.unwrap();
         assert_eq!(facts["subject"]["properties"]["dept"], "eng");
