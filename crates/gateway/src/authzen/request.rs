@@ -95,16 +95,7 @@ pub fn parse_evaluation(body: &[u8]) -> Result<Query, RequestError> {
     };
     check(&Map::new(), &top, "")?;
     // Checked: each entity is there and an object, so it is moved out rather than copied.
-    let mut take = |key: &str| match top.remove(key) {
-        Some(Value::Object(map)) => map,
-        _ => Map::new(),
-    };
-    Ok(Query {
-        subject: take("subject"),
-        action: take("action"),
-        resource: take("resource"),
-        context: take("context"),
-    })
+    Ok(assemble(|key| top.remove(key)))
 }
 
 /// Parses a `POST /access/v1/evaluations` body holding at most `limit` evaluations.
@@ -182,16 +173,24 @@ fn query(
     at: &str,
 ) -> Result<Query, RequestError> {
     check(defaults, item, at)?;
-    let entity = |key: &str| match item.get(key).or_else(|| defaults.get(key)) {
-        Some(Value::Object(map)) => map.clone(),
+    Ok(assemble(|key| {
+        item.get(key).or_else(|| defaults.get(key)).cloned()
+    }))
+}
+
+/// A checked 4-tuple from `entity`, which gives each key's value; anything but an object (an
+/// absent or null `context`) is empty.
+fn assemble(mut entity: impl FnMut(&str) -> Option<Value>) -> Query {
+    let mut map = |key: &str| match entity(key) {
+        Some(Value::Object(map)) => map,
         _ => Map::new(),
     };
-    Ok(Query {
-        subject: entity("subject"),
-        action: entity("action"),
-        resource: entity("resource"),
-        context: entity("context"),
-    })
+    Query {
+        subject: map("subject"),
+        action: map("action"),
+        resource: map("resource"),
+        context: map("context"),
+    }
 }
 
 /// Checks the 4-tuple of `item`, each key falling back to `defaults`: the entities and their
