@@ -13,11 +13,19 @@
 //! caught up, then asks the writer ([`Restart`]) to copy the last few frames itself
 //! between two batches ([`restart`]); the writer's next commit then rewinds the log. The pause
 //! that costs the writer is a checkpoint of at most [`WalLimits::catch_up_frames`] frames.
+//!
+//! That last checkpoint must flush the database file before the log may start over, and SQLite
+//! flushes it only in a checkpoint that reaches the end of the log: under load, only the
+//! writer's. Everything this thread copied since the previous restart would then be flushed on
+//! the writer's time. So before asking, this thread flushes the database file itself
+//! ([`DbFile`]), and the writer's flush is left with its last few pages.
 
-use std::path::Path;
-use std::sync::Arc;
+use std::collections::HashMap;
+use std::fs::File;
+use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::mpsc::{Receiver, RecvTimeoutError};
+use std::sync::{Arc, Mutex, OnceLock, PoisonError};
 use std::thread::JoinHandle;
 use std::time::Duration;
 
@@ -78,6 +86,12 @@ pub(crate) fn start(
     restart: Arc<Restart>,
 ) -> Result<JoinHandle<()>, StoreError> {
     let conn = connect(path)?;
+    let db = DbFile::open(path).map_err(|e| {
+        std::io::Error::new(
+            e.kind(),
+            format!("opening {} to flush it: {e}", path.display()),
+        )
+    })?;
     let handle = std::thread::Builder::new()
         .name("warden-ledger-checkpointer".into())
         .spawn(move || {
@@ -90,15 +104,15 @@ pub(crate) fn start(
                     let _ = checkpoint(&conn);
                     return;
                 }
-                catch_up(&conn, limits, &restart);
+                catch_up(&conn, limits, &restart, &db);
             }
         })?;
     Ok(handle)
 }
 
-/// One round: a passive checkpoint, repeated while the log is long and far from copied; asks
-/// the writer to finish once it is close.
-pub(crate) fn catch_up(conn: &Connection, limits: WalLimits, restart: &Restart) {
+/// One round: a passive checkpoint, repeated while the log is long and far from copied; once it
+/// is close, flushes what was copied and asks the writer to finish.
+pub(crate) fn catch_up(conn: &Connection, limits: WalLimits, restart: &Restart, db: &DbFile) {
     for _ in 0..MAX_PASSES {
         let Ok(progress) = checkpoint(conn) else {
             return;
@@ -107,9 +121,43 @@ pub(crate) fn catch_up(conn: &Connection, limits: WalLimits, restart: &Restart) 
             return;
         }
         if progress.log - progress.copied <= limits.catch_up_frames {
+            // Only a matter of time: if this flush fails, the writer's own checkpoint flushes
+            // the file (and meets the same error) before the log can start over.
+            let _ = db.flush();
             restart.wanted.store(true, Ordering::Relaxed);
             return;
         }
+    }
+}
+
+/// The database file, open for flushing it outside SQLite.
+///
+/// Closing any descriptor of a file drops every POSIX lock the process holds on it, SQLite's
+/// included (they guard the file against other processes). So the descriptor is never closed:
+/// one per database file, kept for the life of the process and shared by every ledger opened on
+/// that file.
+pub(crate) struct DbFile(Arc<File>);
+
+impl DbFile {
+    /// The descriptor for the database at `path`, opened on first use.
+    pub(crate) fn open(path: &Path) -> std::io::Result<Self> {
+        static OPEN: OnceLock<Mutex<HashMap<PathBuf, Arc<File>>>> = OnceLock::new();
+        let key = std::fs::canonicalize(path)?;
+        let mut open = OPEN
+            .get_or_init(Mutex::default)
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner);
+        if let Some(file) = open.get(&key) {
+            return Ok(DbFile(Arc::clone(file)));
+        }
+        let file = Arc::new(File::open(&key)?);
+        open.insert(key, Arc::clone(&file));
+        Ok(DbFile(file))
+    }
+
+    /// Writes the file's data to the disk (`fdatasync`).
+    pub(crate) fn flush(&self) -> std::io::Result<()> {
+        self.0.sync_data()
     }
 }
 
@@ -146,6 +194,26 @@ mod tests {
     const ROW: usize = 4000;
 
     #[test]
+    fn a_database_file_gets_one_descriptor_that_outlives_its_users() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("warden.db");
+        let _conn = connect(&path).unwrap();
+        let first = DbFile::open(&path).unwrap();
+        let kept = Arc::downgrade(&first.0);
+        drop(first);
+        // Another spelling of the same path finds the descriptor opened first, still open.
+        let second = DbFile::open(&dir.path().join(".").join("warden.db")).unwrap();
+        assert!(
+            kept.upgrade().is_some_and(|f| Arc::ptr_eq(&f, &second.0)),
+            "the database file was opened again instead of reusing the open descriptor"
+        );
+        second.flush().unwrap();
+        let other_file = tempfile::NamedTempFile::new().unwrap();
+        let other = DbFile::open(other_file.path()).unwrap();
+        assert!(!Arc::ptr_eq(&other.0, &second.0));
+    }
+
+    #[test]
     fn the_log_starts_over_while_appends_never_stop() {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("warden.db");
@@ -158,6 +226,7 @@ mod tests {
             .pragma_update(None, "journal_size_limit", 1 << 20)
             .unwrap();
         let checkpointer = connect(&path).unwrap();
+        let db = DbFile::open(&path).unwrap();
         let limits = WalLimits {
             restart_frames: 64,
             catch_up_frames: 16,
@@ -188,7 +257,7 @@ mod tests {
         let wal = dir.path().join("warden.db-wal");
         let mut largest = 0;
         while !done.load(Ordering::Relaxed) {
-            catch_up(&checkpointer, limits, &restart);
+            catch_up(&checkpointer, limits, &restart, &db);
             largest = largest.max(std::fs::metadata(&wal).map(|m| m.len()).unwrap_or(0));
             std::thread::sleep(Duration::from_millis(2));
         }
