@@ -22,7 +22,7 @@
 
 use std::collections::HashMap;
 use std::fs::File;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::mpsc::{Receiver, RecvTimeoutError};
 use std::sync::{Arc, Mutex, OnceLock, PoisonError};
@@ -138,19 +138,45 @@ pub(crate) fn catch_up(conn: &Connection, limits: WalLimits, restart: &Restart, 
 /// that file.
 pub(crate) struct DbFile(Arc<File>);
 
+/// What identifies a file: its device and inode (a file created later at the same path is
+/// another file; the number of one held open is never reused).
+#[cfg(unix)]
+type FileKey = (u64, u64);
+#[cfg(not(unix))]
+type FileKey = std::path::PathBuf;
+
+/// The key of the file at `path`, or of `opened` (the file opened from it) when given.
+#[cfg(unix)]
+fn file_key(path: &Path, opened: Option<&File>) -> std::io::Result<FileKey> {
+    use std::os::unix::fs::MetadataExt;
+    let meta = match opened {
+        Some(file) => file.metadata()?,
+        None => std::fs::metadata(path)?,
+    };
+    Ok((meta.dev(), meta.ino()))
+}
+
+#[cfg(not(unix))]
+fn file_key(path: &Path, _opened: Option<&File>) -> std::io::Result<FileKey> {
+    std::fs::canonicalize(path)
+}
+
 impl DbFile {
     /// The descriptor for the database at `path`, opened on first use.
     pub(crate) fn open(path: &Path) -> std::io::Result<Self> {
-        static OPEN: OnceLock<Mutex<HashMap<PathBuf, Arc<File>>>> = OnceLock::new();
-        let key = std::fs::canonicalize(path)?;
+        static OPEN: OnceLock<Mutex<HashMap<FileKey, Arc<File>>>> = OnceLock::new();
         let mut open = OPEN
             .get_or_init(Mutex::default)
             .lock()
             .unwrap_or_else(PoisonError::into_inner);
-        if let Some(file) = open.get(&key) {
-            return Ok(DbFile(Arc::clone(file)));
+        let at_path = file_key(path, None)?;
+        if let Some(known) = open.get(&at_path) {
+            return Ok(DbFile(Arc::clone(known)));
         }
-        let file = Arc::new(File::open(&key)?);
+        let file = Arc::new(File::open(path)?);
+        // Keyed by what was opened (the path may have changed hands in between); once open, the
+        // file is kept whatever happens.
+        let key = file_key(path, Some(&file)).unwrap_or(at_path);
         open.insert(key, Arc::clone(&file));
         Ok(DbFile(file))
     }
@@ -208,9 +234,11 @@ mod tests {
             "the database file was opened again instead of reusing the open descriptor"
         );
         second.flush().unwrap();
-        let other_file = tempfile::NamedTempFile::new().unwrap();
-        let other = DbFile::open(other_file.path()).unwrap();
-        assert!(!Arc::ptr_eq(&other.0, &second.0));
+        // A file created later at the same path is another file.
+        std::fs::rename(&path, dir.path().join("old.db")).unwrap();
+        std::fs::write(&path, b"").unwrap();
+        let recreated = DbFile::open(&path).unwrap();
+        assert!(!Arc::ptr_eq(&recreated.0, &second.0));
     }
 
     #[test]
