@@ -121,8 +121,9 @@ pub(crate) fn catch_up(conn: &Connection, limits: WalLimits, restart: &Restart, 
             return;
         }
         if progress.log - progress.copied <= limits.catch_up_frames {
-            // Only a matter of time: if this flush fails, the writer's own checkpoint flushes
-            // the file (and meets the same error) before the log can start over.
+            // Only the writer's pause depends on this flush: if it fails, the writer's own
+            // checkpoint still flushes the file (and meets the same error) before the log can
+            // start over.
             let _ = db.flush();
             restart.wanted.store(true, Ordering::Relaxed);
             return;
