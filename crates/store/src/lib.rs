@@ -56,6 +56,13 @@ pub use sqlite::SqliteLedger;
 pub trait LedgerStore: Send + Sync {
     /// Queues `draft`; the handle resolves with seq, hash and receipt once it is durable.
     fn append(&self, draft: RecordDraft) -> AppendHandle;
+    /// Like [`LedgerStore::append`], for a caller that will wait for the record at once: the
+    /// store may commit it (with everything queued before it) on the calling thread, in which
+    /// case the handle is already resolved. Takes as long as a commit that needs no disk flush;
+    /// never a flush nor a log restart.
+    fn append_now(&self, draft: RecordDraft) -> AppendHandle {
+        self.append(draft)
+    }
     /// The ledger's public key.
     fn public_key(&self) -> LedgerPublicKey;
     /// The checkpoint origin.

@@ -14,12 +14,12 @@ use warden_ledger::{LedgerPublicKey, LedgerSigningKey, RecordDraft};
 use crate::LedgerStore;
 use crate::clock::Clock;
 use crate::config::LedgerConfig;
-use crate::error::{AppendError, StoreError};
+use crate::error::StoreError;
 use crate::handle::AppendHandle;
 use crate::receipts::ReceiptSigner;
 use crate::recovery::recover;
 use crate::schema::{connect, migrate};
-use crate::writer::{Job, Writer};
+use crate::writer::{Job, Shared, Writer};
 
 /// The SQLite-backed ledger.
 #[derive(Debug)]
@@ -29,7 +29,7 @@ pub struct SqliteLedger {
     key: Arc<LedgerSigningKey>,
     receipts: Arc<ReceiptSigner>,
     nonces: Option<JoinHandle<()>>,
-    tx: Option<Sender<Job>>,
+    shared: Option<Arc<Shared>>,
     writer: Option<JoinHandle<()>>,
     checkpointer: Option<(Sender<()>, JoinHandle<()>)>,
 }
@@ -131,22 +131,37 @@ impl SqliteLedger {
             checkpointed: recovered.checkpointed,
             last_checkpoint_at: Instant::now(),
             last_time_ms: u64::try_from(last_time_ms).unwrap_or(0),
-            restart,
+            restart: Arc::clone(&restart),
+            stale: false,
         };
-        let (tx, rx) = channel();
+        let shared = Arc::new(Shared::new(writer));
+        restart.wake_with(&shared);
         let handle = std::thread::Builder::new()
             .name("warden-ledger-writer".into())
-            .spawn(move || writer.run(rx))?;
+            .spawn({
+                let shared = Arc::clone(&shared);
+                move || shared.run()
+            })?;
         Ok(Self {
             path: path.to_owned(),
             origin,
             key,
             receipts,
             nonces: Some(nonces),
-            tx: Some(tx),
+            shared: Some(shared),
             writer: Some(handle),
             checkpointer: Some((stop_checkpoints, checkpointer)),
         })
+    }
+
+    fn submit(&self, draft: RecordDraft, how: fn(&Shared, Job)) -> AppendHandle {
+        let (done, rx) = oneshot::channel();
+        let job = Job { draft, done };
+        match &self.shared {
+            Some(shared) => how(shared, job),
+            None => job.refuse(),
+        }
+        AppendHandle::new(rx, Arc::clone(&self.receipts))
     }
 
     /// The database path.
@@ -160,7 +175,9 @@ impl SqliteLedger {
     }
 
     fn shutdown(&mut self) {
-        self.tx.take();
+        if let Some(shared) = self.shared.take() {
+            shared.close();
+        }
         if let Some(h) = self.writer.take() {
             let _ = h.join();
         }
@@ -183,14 +200,11 @@ impl Drop for SqliteLedger {
 
 impl LedgerStore for SqliteLedger {
     fn append(&self, draft: RecordDraft) -> AppendHandle {
-        let (done, rx) = oneshot::channel();
-        let job = Job { draft, done };
-        if let Some(tx) = &self.tx
-            && let Err(std::sync::mpsc::SendError(job)) = tx.send(job)
-        {
-            let _ = job.done.send(Err(AppendError::WriterGone));
-        }
-        AppendHandle::new(rx, Arc::clone(&self.receipts))
+        self.submit(draft, Shared::enqueue)
+    }
+
+    fn append_now(&self, draft: RecordDraft) -> AppendHandle {
+        self.submit(draft, Shared::commit_now)
     }
 
     fn public_key(&self) -> LedgerPublicKey {

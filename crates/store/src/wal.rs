@@ -25,7 +25,7 @@ use std::fs::File;
 use std::path::Path;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::mpsc::{Receiver, RecvTimeoutError};
-use std::sync::{Arc, Mutex, OnceLock, PoisonError};
+use std::sync::{Arc, Mutex, OnceLock, PoisonError, Weak};
 use std::thread::JoinHandle;
 use std::time::Duration;
 
@@ -33,6 +33,7 @@ use rusqlite::Connection;
 
 use crate::error::StoreError;
 use crate::schema::connect;
+use crate::writer::Shared;
 
 /// How often the log is checkpointed.
 const INTERVAL: Duration = Duration::from_millis(500);
@@ -65,15 +66,34 @@ impl Default for WalLimits {
 }
 
 /// The checkpointer's request to the writer.
-#[derive(Debug, Default)]
+#[derive(Default)]
 pub(crate) struct Restart {
     wanted: AtomicBool,
+    /// The writer to wake when a restart is wanted.
+    writer: OnceLock<Weak<Shared>>,
 }
 
 impl Restart {
     /// Whether the writer should finish a checkpoint now; clears the request.
     pub(crate) fn take(&self) -> bool {
         self.wanted.swap(false, Ordering::Relaxed)
+    }
+
+    /// Whether a restart is wanted, leaving the request in place.
+    pub(crate) fn wanted(&self) -> bool {
+        self.wanted.load(Ordering::Relaxed)
+    }
+
+    /// The writer thread to wake with each request.
+    pub(crate) fn wake_with(&self, writer: &Arc<Shared>) {
+        let _ = self.writer.set(Arc::downgrade(writer));
+    }
+
+    fn request(&self) {
+        self.wanted.store(true, Ordering::Relaxed);
+        if let Some(writer) = self.writer.get().and_then(Weak::upgrade) {
+            writer.wake();
+        }
     }
 }
 
@@ -125,7 +145,7 @@ pub(crate) fn catch_up(conn: &Connection, limits: WalLimits, restart: &Restart, 
             // checkpoint still flushes the file (and meets the same error) before the log can
             // start over.
             let _ = db.flush();
-            restart.wanted.store(true, Ordering::Relaxed);
+            restart.request();
             return;
         }
     }

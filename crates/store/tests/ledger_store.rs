@@ -4,6 +4,7 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::indexing_slicing)]
 
+use std::future::Future;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
@@ -13,8 +14,8 @@ use warden_ledger::{
     Problem, RecordDraft, Verifier, VerifyFailure, VerifyReport,
 };
 use warden_store::{
-    FixedClock, LedgerConfig, LedgerReader, LedgerStore, RecordFilter, SqliteLedger, SqliteReader,
-    export, replay,
+    Durability, FixedClock, LedgerConfig, LedgerReader, LedgerStore, RecordFilter, SqliteLedger,
+    SqliteReader, export, replay,
 };
 
 fn key() -> LedgerSigningKey {
@@ -127,6 +128,125 @@ fn concurrent_appends_get_distinct_seqs_and_verify() {
         "close signs a final checkpoint"
     );
     assert_eq!(report.agents, 4);
+}
+
+/// The gateway's configuration: commits reported once written to the operating system, so
+/// callers about to wait may commit inline.
+fn process_config(every: u64, interval_ms: u64) -> LedgerConfig {
+    LedgerConfig {
+        checkpoint_interval_ms: interval_ms,
+        durability: Durability::Process,
+        ..config(every)
+    }
+}
+
+#[test]
+fn inline_and_queued_appends_from_many_threads_keep_each_threads_order_and_verify() {
+    let (_dir, path) = db();
+    let store = Arc::new(
+        SqliteLedger::create(
+            &path,
+            key(),
+            process_config(50, 60_000),
+            Box::new(FixedClock(5)),
+        )
+        .unwrap(),
+    );
+    let threads: Vec<_> = (0..8)
+        .map(|t| {
+            let store = Arc::clone(&store);
+            std::thread::spawn(move || {
+                // Pairs as the gateway makes them: one queued append, then one committed at
+                // once; the pair is waited for together.
+                (0..30)
+                    .flat_map(|i| {
+                        let queued = store.append(draft(t * 100 + 2 * i));
+                        let now = store.append_now(draft(t * 100 + 2 * i + 1));
+                        [queued.wait().unwrap().seq, now.wait().unwrap().seq]
+                    })
+                    .collect::<Vec<_>>()
+            })
+        })
+        .collect();
+    let mut seqs = Vec::new();
+    for thread in threads {
+        let mine = thread.join().unwrap();
+        assert!(
+            mine.windows(2).all(|w| w[0] < w[1]),
+            "a thread's appends were stored out of the order it made them: {mine:?}"
+        );
+        seqs.extend(mine);
+    }
+    seqs.sort_unstable();
+    assert_eq!(seqs, (0..480).collect::<Vec<_>>());
+    Arc::into_inner(store).unwrap().close();
+    let report = verify(&path, &[]).unwrap();
+    assert_eq!(report.records, 480);
+    assert_eq!(report.checkpointed_size, 480);
+}
+
+/// Polls `handle` once, without waiting.
+fn poll_once(handle: &mut warden_store::AppendHandle) -> Option<warden_store::Appended> {
+    let mut cx = std::task::Context::from_waker(std::task::Waker::noop());
+    match std::pin::Pin::new(handle).poll(&mut cx) {
+        std::task::Poll::Ready(appended) => Some(appended.unwrap()),
+        std::task::Poll::Pending => None,
+    }
+}
+
+#[test]
+fn append_now_on_an_idle_writer_returns_with_the_record_committed() {
+    let (_dir, path) = db();
+    let store = SqliteLedger::create(
+        &path,
+        key(),
+        process_config(1000, 60_000),
+        Box::new(FixedClock(5)),
+    )
+    .unwrap();
+    for i in 0..20 {
+        let mut handle = store.append_now(draft(i));
+        let appended = poll_once(&mut handle).expect("the record was not committed inline");
+        assert_eq!(appended.seq, i);
+        // Readable from another connection at once: committed, not merely queued.
+        let reader = SqliteReader::open(&path).unwrap();
+        assert_eq!(
+            reader.record_by_seq(i).unwrap().unwrap().hash,
+            appended.hash
+        );
+    }
+    store.close();
+    assert_eq!(verify(&path, &[]).unwrap().records, 20);
+}
+
+#[test]
+fn records_committed_inline_are_anchored_by_a_timed_checkpoint_while_idle() {
+    let (_dir, path) = db();
+    let store = SqliteLedger::create(
+        &path,
+        key(),
+        process_config(1000, 50),
+        Box::new(FixedClock(5)),
+    )
+    .unwrap();
+    for i in 0..3 {
+        store.append_now(draft(i)).wait().unwrap();
+    }
+    // No more appends: the writer thread must wake by itself to sign the checkpoint.
+    let reader = SqliteReader::open(&path).unwrap();
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
+    loop {
+        let covered = reader.checkpoints().unwrap().last().map_or(0, |c| c.size);
+        if covered == 3 {
+            break;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "no checkpoint covered the 3 records (latest covers {covered})"
+        );
+        std::thread::sleep(std::time::Duration::from_millis(10));
+    }
+    store.close();
 }
 
 #[test]

@@ -130,13 +130,21 @@ pub(super) async fn judge_all(
     ctx: &Context,
     calls: &[ProposedCall],
 ) -> Vec<Judged> {
+    let last = calls.len().saturating_sub(1);
     let pending: Vec<_> = calls
         .iter()
-        .map(|call| {
+        .enumerate()
+        .map(|(i, call)| {
             let decision =
                 judge::decide_call(bundle, ctx, call, gw.config.limits.max_tool_args_bytes);
             let draft = judge::draft(ctx, &decision, &judge::tool_action(ctx, call));
-            (decision, gw.ledger.append(draft))
+            // Awaited at once: the last append may commit them all inline.
+            let handle = if i == last {
+                gw.ledger.append_now(draft)
+            } else {
+                gw.ledger.append(draft)
+            };
+            (decision, handle)
         })
         .collect();
     let mut judged = Vec::with_capacity(pending.len());

@@ -248,9 +248,9 @@ pub fn draft(ctx: &Context, decision: &Decision, action: &policy::Action) -> Rec
     }
 }
 
-/// Writes the record and waits until it is durable.
+/// Writes the record and waits until it is durable (committed inline when the writer is free).
 pub async fn record(ledger: &dyn LedgerStore, draft: RecordDraft) -> Result<Appended, String> {
-    ledger.append(draft).await.map_err(|e| e.to_string())
+    ledger.append_now(draft).await.map_err(|e| e.to_string())
 }
 
 /// What the agent receives for a judged call.
