@@ -76,6 +76,8 @@ pub(crate) struct Shared {
     restart: Arc<crate::wal::Restart>,
     /// Whether callers may commit inline (no disk flush per commit).
     inline: bool,
+    /// How long the writer thread first sleeps (it takes the writer only when there is work).
+    first_wait: Duration,
 }
 
 /// Locks the queue, which a panic cannot leave half-changed (each change is one `Vec` call).
@@ -108,12 +110,14 @@ impl Shared {
     pub(crate) fn new(writer: Writer) -> Self {
         let inline = writer.config.durability == Durability::Process;
         let restart = Arc::clone(&writer.restart);
+        let first_wait = writer.until_checkpoint_due();
         Self {
             writer: Mutex::new(writer),
             queue: Mutex::new(Queue::default()),
             ready: Condvar::new(),
             restart,
             inline,
+            first_wait,
         }
     }
 
@@ -202,7 +206,7 @@ impl Shared {
     /// The writer thread: commits what is queued, finishes log restarts, and writes checkpoints
     /// when due, until the queue is closed; then commits the rest and writes a final checkpoint.
     pub(crate) fn run(&self) {
-        let mut wait = self.lock_writer().until_checkpoint_due();
+        let mut wait = self.first_wait;
         loop {
             let closed = {
                 let mut queue = lock(&self.queue);

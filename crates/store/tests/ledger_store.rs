@@ -130,28 +130,21 @@ fn concurrent_appends_get_distinct_seqs_and_verify() {
     assert_eq!(report.agents, 4);
 }
 
-/// The gateway's configuration: commits reported once written to the operating system, so
+/// A ledger as the gateway opens it: commits reported once written to the operating system, so
 /// callers about to wait may commit inline.
-fn process_config(every: u64, interval_ms: u64) -> LedgerConfig {
-    LedgerConfig {
+fn process_store(path: &Path, every: u64, interval_ms: u64) -> SqliteLedger {
+    let config = LedgerConfig {
         checkpoint_interval_ms: interval_ms,
         durability: Durability::Process,
         ..config(every)
-    }
+    };
+    SqliteLedger::create(path, key(), config, Box::new(FixedClock(5))).unwrap()
 }
 
 #[test]
 fn inline_and_queued_appends_from_many_threads_keep_each_threads_order_and_verify() {
     let (_dir, path) = db();
-    let store = Arc::new(
-        SqliteLedger::create(
-            &path,
-            key(),
-            process_config(50, 60_000),
-            Box::new(FixedClock(5)),
-        )
-        .unwrap(),
-    );
+    let store = Arc::new(process_store(&path, 50, 60_000));
     let threads: Vec<_> = (0..8)
         .map(|t| {
             let store = Arc::clone(&store);
@@ -197,13 +190,7 @@ fn poll_once(handle: &mut warden_store::AppendHandle) -> Option<warden_store::Ap
 #[test]
 fn append_now_on_an_idle_writer_returns_with_the_record_committed() {
     let (_dir, path) = db();
-    let store = SqliteLedger::create(
-        &path,
-        key(),
-        process_config(1000, 60_000),
-        Box::new(FixedClock(5)),
-    )
-    .unwrap();
+    let store = process_store(&path, 1000, 60_000);
     for i in 0..20 {
         let mut handle = store.append_now(draft(i));
         let appended = poll_once(&mut handle).expect("the record was not committed inline");
@@ -222,13 +209,7 @@ fn append_now_on_an_idle_writer_returns_with_the_record_committed() {
 #[test]
 fn records_committed_inline_are_anchored_by_a_timed_checkpoint_while_idle() {
     let (_dir, path) = db();
-    let store = SqliteLedger::create(
-        &path,
-        key(),
-        process_config(1000, 50),
-        Box::new(FixedClock(5)),
-    )
-    .unwrap();
+    let store = process_store(&path, 1000, 50);
     for i in 0..3 {
         store.append_now(draft(i)).wait().unwrap();
     }
