@@ -18,6 +18,12 @@ pub struct Detection {
     pub end: usize,
 }
 
+/// Compiles the patterns now rather than on the first scan, so that a server's first request does
+/// not pay for it. Returns `false` if a pattern failed to compile (scans still use the others).
+pub fn prepare() -> bool {
+    patterns::prepare()
+}
+
 /// Finds secrets in `text`, ordered by position, never overlapping.
 pub fn scan(text: &str) -> Vec<Detection> {
     let mut found: Vec<Detection> = Vec::new();

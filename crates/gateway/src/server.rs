@@ -45,6 +45,10 @@ pub async fn serve(
     admin: Option<TcpListener>,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()> {
+    // Compiled here (about 7 ms) rather than by the first request that carries text.
+    if !warden_analyze::secrets::prepare() {
+        tracing::error!("a secret-detection pattern failed to compile; scans use the others");
+    }
     let (stop, stopped) = tokio::sync::watch::channel(false);
     tokio::spawn(async move {
         shutdown.await;

@@ -176,6 +176,15 @@ static SET: LazyLock<Option<RegexSet>> =
 static SHORTEST: LazyLock<usize> =
     LazyLock::new(|| PATTERNS.iter().map(Pattern::minimum_len).min().unwrap_or(0));
 
+/// Builds every pattern and the combined set now instead of on the first scan. Returns whether
+/// every pattern and the set compiled.
+pub(crate) fn prepare() -> bool {
+    let all = PATTERNS.iter().all(|p| p.regex.is_some());
+    let set = SET.is_some();
+    let shortest = *SHORTEST > 0;
+    all && set && shortest
+}
+
 /// Every pattern in priority order.
 #[cfg(test)]
 pub(crate) fn all() -> &'static [Pattern] {

@@ -7,7 +7,7 @@
     clippy::panic
 )]
 
-use super::{Detection, redact, scan};
+use super::{Detection, prepare, redact, scan};
 
 fn kinds(text: &str) -> Vec<String> {
     scan(text).into_iter().map(|d| d.kind).collect()
@@ -301,4 +301,12 @@ fn texts_shorter_than_any_secret_are_skipped_but_the_bound_is_tight() {
     // A text of exactly the bound can still hold a secret (`ab://x:y@z` is ten bytes).
     assert_eq!(kinds("ab://x:y@z"), vec!["url_password"]);
     assert!(scan("Oslo").is_empty());
+}
+
+#[test]
+fn every_pattern_and_the_combined_set_compile_ahead_of_the_first_scan() {
+    assert!(
+        prepare(),
+        "a secret pattern or the combined set failed to compile"
+    );
 }
