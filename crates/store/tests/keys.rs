@@ -20,6 +20,12 @@ fn store() -> (tempfile::TempDir, SqliteKeys) {
     (dir, keys)
 }
 
+/// The random part of a token (`<prefix>_<hex id>_<secret>`). The secret is URL-safe base64 and
+/// may itself contain `_`, so it is everything after the second `_`.
+fn secret_of(token: &str) -> &str {
+    token.splitn(3, '_').nth(2).unwrap()
+}
+
 #[test]
 fn sqlite_keys_is_send_and_sync() {
     fn shared<T: Send + Sync>() {}
@@ -58,7 +64,7 @@ fn keys_are_distinct() {
 fn the_stored_row_holds_no_secret() {
     let (dir, keys) = store();
     let issued = keys.create("bot", 5).unwrap();
-    let secret_part = issued.secret.rsplit('_').next().unwrap().to_owned();
+    let secret_part = secret_of(&issued.secret).to_owned();
     let conn = Connection::open(dir.path().join("warden.db")).unwrap();
     let mut stmt = conn.prepare("SELECT * FROM keys_agent").unwrap();
     let columns = stmt.column_count();
@@ -91,11 +97,7 @@ fn wrong_secret_wrong_id_and_revoked_keys_are_refused() {
     let other = keys.create("other", 2).unwrap();
 
     // The right id with another key's secret.
-    let swapped = format!(
-        "wdn_{}_{}",
-        issued.key_id,
-        other.secret.rsplit('_').next().unwrap()
-    );
+    let swapped = format!("wdn_{}_{}", issued.key_id, secret_of(&other.secret));
     assert_eq!(keys.authenticate(&swapped).unwrap(), None);
     // An id nobody holds with a real secret.
     let unknown = issued.secret.replacen(&issued.key_id, "000000000000", 1);
@@ -128,11 +130,7 @@ fn a_key_in_use_is_refused_as_soon_as_another_process_revokes_it() {
         );
     }
     // A remembered id is no shortcut for a wrong secret.
-    let swapped = format!(
-        "wdn_{}_{}",
-        issued.key_id,
-        other.secret.rsplit('_').next().unwrap()
-    );
+    let swapped = format!("wdn_{}_{}", issued.key_id, secret_of(&other.secret));
     assert_eq!(keys.authenticate(&swapped).unwrap(), None);
 
     // `warden keys revoke` in another process: its own store on the same file.

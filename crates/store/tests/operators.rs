@@ -23,6 +23,12 @@ fn invalid_input(err: &StoreError) -> Option<&InvalidInput> {
     InvalidInput::of(err)
 }
 
+/// The random part of a token (`<prefix>_<hex id>_<secret>`). The secret is URL-safe base64 and
+/// may itself contain `_`, so it is everything after the second `_`.
+fn secret_of(token: &str) -> &str {
+    token.splitn(3, '_').nth(2).unwrap()
+}
+
 #[test]
 fn sqlite_operators_is_send_and_sync() {
     fn shared<T: Send + Sync>() {}
@@ -72,7 +78,7 @@ fn list_is_newest_first() {
 fn the_stored_row_holds_no_secret() {
     let (dir, ops) = store();
     let issued = ops.create("lead", Role::Admin, &[], 5).unwrap();
-    let secret_part = issued.secret.rsplit('_').next().unwrap().to_owned();
+    let secret_part = secret_of(&issued.secret).to_owned();
     let conn = Connection::open(dir.path().join("warden.db")).unwrap();
     let mut stmt = conn.prepare("SELECT * FROM operators").unwrap();
     let columns = stmt.column_count();
