@@ -131,10 +131,9 @@ impl SqliteLedger {
             checkpointed: recovered.checkpointed,
             last_checkpoint_at: Instant::now(),
             last_time_ms: u64::try_from(last_time_ms).unwrap_or(0),
-            restart: Arc::clone(&restart),
             stale: false,
         };
-        let shared = Arc::new(Shared::new(writer));
+        let shared = Arc::new(Shared::new(writer, Arc::clone(&restart)));
         restart.wake_with(&shared);
         let handle = std::thread::Builder::new()
             .name("warden-ledger-writer".into())

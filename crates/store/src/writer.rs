@@ -47,8 +47,6 @@ pub(crate) struct Writer {
     pub checkpointed: u64,
     pub last_checkpoint_at: Instant,
     pub last_time_ms: u64,
-    /// The checkpointer's request to finish a checkpoint so that the log starts over.
-    pub restart: Arc<crate::wal::Restart>,
     /// A commit failed: the head must be rebuilt from the database (on the writer thread, since
     /// it reads the whole ledger) before the next batch.
     pub stale: bool,
@@ -107,9 +105,8 @@ impl std::fmt::Debug for Shared {
 }
 
 impl Shared {
-    pub(crate) fn new(writer: Writer) -> Self {
+    pub(crate) fn new(writer: Writer, restart: Arc<crate::wal::Restart>) -> Self {
         let inline = writer.config.durability == Durability::Process;
-        let restart = Arc::clone(&writer.restart);
         let first_wait = writer.until_checkpoint_due();
         Self {
             writer: Mutex::new(writer),
@@ -145,7 +142,7 @@ impl Shared {
             self.enqueue(job);
             return;
         }
-        let writer = match self.writer.try_lock() {
+        let mut writer = match self.writer.try_lock() {
             Ok(writer) => writer,
             Err(TryLockError::Poisoned(p)) => recovered(p, &self.writer),
             Err(TryLockError::WouldBlock) => {
@@ -158,7 +155,6 @@ impl Shared {
             self.enqueue(job);
             return;
         }
-        let mut writer = writer;
         let (mut batch, more) = {
             let mut queue = lock(&self.queue);
             if queue.closed {
@@ -236,7 +232,7 @@ impl Shared {
                 };
                 let empty = batch.is_empty();
                 writer.commit_batch(&mut batch);
-                if writer.restart.take() {
+                if self.restart.take() {
                     crate::wal::restart(&writer.conn);
                 }
                 if empty {
