@@ -15,7 +15,9 @@ use std::time::{Duration, Instant};
 
 use common::{Harness, Setup, delivered_calls, write_bundle};
 use warden_ledger::{ActionKind, Event, RecordDraft};
-use warden_store::{AppendError, AppendHandle, LedgerStore, SqliteLedger};
+use warden_store::{
+    AppendError, AppendHandle, LedgerReader, LedgerStore, SqliteLedger, SqliteReader,
+};
 
 const MOCK_SCRIPT: &str = r#"
 api_key: upstream-key
@@ -30,6 +32,10 @@ replies:
     tool_calls:
       - name: get_weather
         arguments: { city: Paris }
+  - name: slow
+    when: { last_user_contains: "slowly" }
+    text: "Eventually."
+    delay_ms: 3000
   - name: hello
     text: "Hello."
 "#;
@@ -152,6 +158,68 @@ impl LedgerStore for ToolCallsFail {
     fn origin(&self) -> &str {
         self.0.origin()
     }
+}
+
+/// The kinds of the decisions in the ledger, read from another connection.
+fn decision_kinds(h: &Harness) -> Vec<ActionKind> {
+    let reader = SqliteReader::open(&h.db()).unwrap();
+    (0..reader.len().unwrap())
+        .filter_map(|seq| {
+            let record = reader.record_by_seq(seq).unwrap().unwrap();
+            match serde_json::from_str::<warden_ledger::Record>(&record.body)
+                .unwrap()
+                .event
+            {
+                Event::Decision(d) => Some(d.action.kind),
+                _ => None,
+            }
+        })
+        .collect()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn no_answer_leaves_before_its_requests_record_and_a_calls_record_follows_it() {
+    let h = Harness::start(setup(ALLOW_WEATHER), |l| Arc::new(l)).await;
+    // A text answer, with no tool call to share a commit with.
+    let (status, body) = h.chat("Hello there").await;
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(decision_kinds(&h), [ActionKind::LlmRequest]);
+    // A tool call: its record goes after its request's, both before the answer.
+    let (status, body) = h.chat("What is the weather in Paris?").await;
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(delivered_calls(&body), 1, "{body}");
+    assert_eq!(
+        decision_kinds(&h),
+        [
+            ActionKind::LlmRequest,
+            ActionKind::LlmRequest,
+            ActionKind::ToolCall
+        ]
+    );
+    h.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_requests_record_is_committed_while_a_slow_provider_thinks() {
+    let h = Harness::start(setup(ALLOW_WEATHER), |l| Arc::new(l)).await;
+    let watch = async {
+        // The provider answers after 3 s; the record must not wait for it.
+        let deadline = Instant::now() + Duration::from_secs(2);
+        while Instant::now() < deadline {
+            if decision_kinds(&h) == [ActionKind::LlmRequest] {
+                return true;
+            }
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+        false
+    };
+    let ((status, body), seen) = tokio::join!(h.chat("Answer slowly, please."), watch);
+    assert_eq!(status, 200, "{body}");
+    assert!(
+        seen,
+        "the request's record was not committed while the request was upstream"
+    );
+    h.stop().await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

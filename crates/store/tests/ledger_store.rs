@@ -206,6 +206,90 @@ fn append_now_on_an_idle_writer_returns_with_the_record_committed() {
     assert_eq!(verify(&path, &[]).unwrap().records, 20);
 }
 
+/// Polls `handle` until it resolves, failing after 20 s.
+fn committed_within(handle: &mut warden_store::AppendHandle, what: &str) -> warden_store::Appended {
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
+    loop {
+        if let Some(appended) = poll_once(handle) {
+            return appended;
+        }
+        assert!(std::time::Instant::now() < deadline, "{what}");
+        std::thread::sleep(std::time::Duration::from_millis(5));
+    }
+}
+
+#[test]
+fn a_deferred_record_waits_for_the_next_commit_and_goes_first_in_it() {
+    let (_dir, path) = db();
+    let store = process_store(&path, 1000, 60_000);
+    // Let the writer thread settle into its wait (a minute, with nothing to anchor).
+    std::thread::sleep(std::time::Duration::from_millis(200));
+    let mut deferred = store.append_deferred(draft(0));
+    std::thread::sleep(std::time::Duration::from_millis(200));
+    assert!(
+        poll_once(&mut deferred).is_none(),
+        "a deferred record was committed on its own"
+    );
+    let reader = SqliteReader::open(&path).unwrap();
+    assert_eq!(reader.len().unwrap(), 0);
+    let mut now = store.append_now(draft(1));
+    let now = poll_once(&mut now).expect("the inline commit did not happen");
+    let deferred = poll_once(&mut deferred).expect("the inline commit left the deferred record");
+    assert_eq!((deferred.seq, now.seq), (0, 1));
+    assert_eq!(reader.len().unwrap(), 2);
+    store.close();
+    assert_eq!(verify(&path, &[]).unwrap().records, 2);
+}
+
+#[test]
+fn commit_queued_commits_deferred_records_on_the_calling_thread() {
+    let (_dir, path) = db();
+    let store = process_store(&path, 1000, 60_000);
+    let mut handles: Vec<_> = (0..3).map(|i| store.append_deferred(draft(i))).collect();
+    store.commit_queued();
+    let seqs: Vec<u64> = handles
+        .iter_mut()
+        .map(|h| {
+            poll_once(h)
+                .expect("commit_queued left a record queued")
+                .seq
+        })
+        .collect();
+    assert_eq!(seqs, [0, 1, 2]);
+    // Nothing queued: nothing to do.
+    store.commit_queued();
+    assert_eq!(SqliteReader::open(&path).unwrap().len().unwrap(), 3);
+    store.close();
+    assert_eq!(verify(&path, &[]).unwrap().records, 3);
+}
+
+#[test]
+fn a_deferred_record_left_alone_is_committed_by_the_writer_threads_timed_wake() {
+    let (_dir, path) = db();
+    let store = process_store(&path, 1000, 50);
+    let mut deferred = store.append_deferred(draft(0));
+    let appended = committed_within(
+        &mut deferred,
+        "the writer thread never committed a deferred record",
+    );
+    assert_eq!(appended.seq, 0);
+    store.close();
+}
+
+#[test]
+fn under_power_loss_durability_a_deferred_record_is_committed_without_help() {
+    let (_dir, path) = db();
+    // A minute between timed wake-ups: only the append itself can have woken the writer.
+    let store = SqliteLedger::create(&path, key(), config(1000), Box::new(FixedClock(5))).unwrap();
+    let mut deferred = store.append_deferred(draft(0));
+    let appended = committed_within(
+        &mut deferred,
+        "a deferred record waited for a flush-free commit that never comes under power_loss",
+    );
+    assert_eq!(appended.seq, 0);
+    store.close();
+}
+
 #[test]
 fn records_committed_inline_are_anchored_by_a_timed_checkpoint_while_idle() {
     let (_dir, path) = db();

@@ -10,7 +10,8 @@ use serde_json::{Value, json};
 use warden_gateway::{Config, Gateway, Stores};
 use warden_ledger::Event;
 use warden_store::{
-    LedgerConfig, LedgerReader, LedgerStore, SqliteKeys, SqliteLedger, SqliteReader, SystemClock,
+    Durability, LedgerConfig, LedgerReader, LedgerStore, SqliteKeys, SqliteLedger, SqliteReader,
+    SystemClock,
 };
 
 /// What a test gateway runs with.
@@ -41,12 +42,19 @@ pub fn write_bundle(dir: &Path, text: &str) {
     std::fs::write(dir.join("bundle/rules.yaml"), text).unwrap();
 }
 
+/// The ledger as `warden serve` opens it by default (`process` durability), except that the
+/// writer thread's timed wake-up, which also commits whatever is queued, comes only once a
+/// minute: a record committed in a test was committed by the request that needed it.
 fn open_ledger(dir: &Path) -> SqliteLedger {
     let key = warden_store::generate_signing_key().unwrap();
     SqliteLedger::create(
         &dir.join("warden.db"),
         key,
-        LedgerConfig::default(),
+        LedgerConfig {
+            durability: Durability::Process,
+            checkpoint_interval_ms: 60_000,
+            ..LedgerConfig::default()
+        },
         Box::new(SystemClock),
     )
     .unwrap()
