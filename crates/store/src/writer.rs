@@ -10,6 +10,12 @@
 //! are about half of an append's latency. It is done only where a commit never waits for a disk
 //! flush (`Durability::Process`); a commit that must flush, the writer's share of a log restart,
 //! timed checkpoints and recovery after a failed commit stay on the writer thread.
+//!
+//! A caller that will soon commit anyway may defer a record ([`Shared::defer`]): it is queued
+//! without waking the writer thread and goes with the next commit, whoever makes it
+//! ([`Shared::commit_queued`] commits what is queued without adding a record). The writer thread
+//! commits whatever is queued each time it wakes, so a deferred record waits at most until its
+//! next timed wake-up.
 
 use std::sync::{Arc, Condvar, Mutex, MutexGuard, PoisonError, TryLockError};
 use std::time::{Duration, Instant};
@@ -147,6 +153,10 @@ impl Shared {
     /// progress; otherwise queues it for the writer thread. Either way the job's sender is
     /// completed exactly once; once the queue is closed, with a failure.
     pub(crate) fn commit_now(&self, job: Job) {
+        if !self.inline {
+            self.enqueue(job);
+            return;
+        }
         self.defer(job);
         self.commit_queued();
     }
