@@ -63,17 +63,6 @@ pub trait LedgerStore: Send + Sync {
     fn append_now(&self, draft: RecordDraft) -> AppendHandle {
         self.append(draft)
     }
-    /// Like [`LedgerStore::append`], for a record its caller expects to commit together with
-    /// records it will append soon: the store queues it without waking its writer, and the next
-    /// commit takes it (an [`LedgerStore::append_now`] or [`LedgerStore::commit_queued`] on any
-    /// thread, or the writer thread's own, which at the latest comes with its next timed
-    /// checkpoint). A caller that must bound the wait calls [`LedgerStore::commit_queued`].
-    fn append_deferred(&self, draft: RecordDraft) -> AppendHandle {
-        self.append(draft)
-    }
-    /// Commits what is queued now: on the calling thread where [`LedgerStore::append_now`] would,
-    /// otherwise by waking the writer. Takes as long as `append_now` at most.
-    fn commit_queued(&self) {}
     /// The ledger's public key.
     fn public_key(&self) -> LedgerPublicKey;
     /// The checkpoint origin.

@@ -206,16 +206,6 @@ impl LedgerStore for SqliteLedger {
         self.submit(draft, Shared::commit_now)
     }
 
-    fn append_deferred(&self, draft: RecordDraft) -> AppendHandle {
-        self.submit(draft, Shared::defer)
-    }
-
-    fn commit_queued(&self) {
-        if let Some(shared) = &self.shared {
-            shared.commit_queued();
-        }
-    }
-
     fn public_key(&self) -> LedgerPublicKey {
         self.key.public_key()
     }

@@ -10,12 +10,6 @@
 //! are about half of an append's latency. It is done only where a commit never waits for a disk
 //! flush (`Durability::Process`); a commit that must flush, the writer's share of a log restart,
 //! timed checkpoints and recovery after a failed commit stay on the writer thread.
-//!
-//! A caller that will soon commit anyway may defer a record ([`Shared::defer`]): it is queued
-//! without waking the writer thread and goes with the next commit, whoever makes it
-//! ([`Shared::commit_queued`] commits what is queued without adding a record). The writer thread
-//! commits whatever is queued each time it wakes, so a deferred record waits at most until its
-//! next timed wake-up.
 
 use std::sync::{Arc, Condvar, Mutex, MutexGuard, PoisonError, TryLockError};
 use std::time::{Duration, Instant};
@@ -126,17 +120,6 @@ impl Shared {
 
     /// Queues `job` for the writer thread; once the queue is closed, fails it instead.
     pub(crate) fn enqueue(&self, job: Job) {
-        self.push(job, true);
-    }
-
-    /// Queues `job` without waking the writer thread when commits may be made inline: the next
-    /// commit takes it, whoever makes it (at the latest the writer thread's next timed wake-up).
-    /// Otherwise queues it as [`Shared::enqueue`] does.
-    pub(crate) fn defer(&self, job: Job) {
-        self.push(job, !self.inline);
-    }
-
-    fn push(&self, job: Job, wake: bool) {
         let mut queue = lock(&self.queue);
         if queue.closed {
             drop(queue);
@@ -144,7 +127,7 @@ impl Shared {
             return;
         }
         queue.jobs.push(job);
-        if wake && queue.sleeping {
+        if queue.sleeping {
             self.ready.notify_one();
         }
     }
@@ -153,68 +136,46 @@ impl Shared {
     /// progress; otherwise queues it for the writer thread. Either way the job's sender is
     /// completed exactly once; once the queue is closed, with a failure.
     pub(crate) fn commit_now(&self, job: Job) {
-        if !self.inline {
-            self.enqueue(job);
-            return;
-        }
-        self.defer(job);
-        self.commit_queued();
-    }
-
-    /// Commits everything queued (up to `max_batch`) on the calling thread when no commit is in
-    /// progress, and leaves the rest to the writer thread, waking it if it sleeps. Under
-    /// [`Durability::PowerLoss`], or while a log restart is wanted, only wakes the writer thread.
-    pub(crate) fn commit_queued(&self) {
         // A log restart is the writer thread's: while one is wanted, let it have the writer
         // rather than keep taking it here.
         if !self.inline || self.restart.wanted() {
-            self.wake_sleeping();
+            self.enqueue(job);
             return;
         }
         let mut writer = match self.writer.try_lock() {
             Ok(writer) => writer,
             Err(TryLockError::Poisoned(p)) => recovered(p, &self.writer),
-            // The commit in progress is the writer thread's (it drains the queue until it is
-            // empty) or another caller's (which wakes the writer thread if it left anything).
-            // In case that commit drained the queue before our jobs arrived, the writer thread
-            // is woken if it sleeps.
             Err(TryLockError::WouldBlock) => {
-                self.wake_sleeping();
+                self.enqueue(job);
                 return;
             }
         };
         if writer.stale {
             drop(writer);
-            self.wake_sleeping();
+            self.enqueue(job);
             return;
         }
         let (mut batch, more) = {
             let mut queue = lock(&self.queue);
             if queue.closed {
-                // The writer thread commits what is queued before it stops.
+                drop(queue);
+                job.refuse();
                 return;
             }
-            // Oldest first: appends made earlier keep their order.
-            let take = queue.jobs.len().min(writer.config.max_batch);
+            // Everything queued goes first: appends made earlier keep their order.
+            let take = queue
+                .jobs
+                .len()
+                .min(writer.config.max_batch.saturating_sub(1));
             let batch: Vec<Job> = queue.jobs.drain(..take).collect();
             (batch, !queue.jobs.is_empty())
         };
-        if batch.is_empty() {
-            return;
-        }
+        batch.push(job);
         writer.commit_batch(&mut batch);
         let stale = writer.stale;
         drop(writer);
         if more || stale || self.restart.wanted() {
             let _queue = lock(&self.queue);
-            self.ready.notify_one();
-        }
-    }
-
-    /// Wakes the writer thread if it is waiting for work.
-    fn wake_sleeping(&self) {
-        let queue = lock(&self.queue);
-        if queue.sleeping {
             self.ready.notify_one();
         }
     }

@@ -27,32 +27,6 @@ pub(super) async fn respond(
     mut admitted: Admitted,
     response: reqwest::Response,
 ) -> Result<Response, Refusal> {
-    let answered = judge_response(gw, api, &mut admitted, response).await;
-    // The request's own record, if it was still queued, went with the calls' records; no answer
-    // of any kind leaves before it is durable.
-    super::request_recorded(gw, api, &mut admitted).await?;
-    let (mut out, judged) = answered?;
-    let out_headers = out.headers_mut();
-    let receipts = admitted
-        .request_receipt
-        .iter()
-        .map(String::as_str)
-        .chain(judged.iter().filter_map(Judged::receipt));
-    for receipt in receipts {
-        if let Ok(v) = HeaderValue::from_str(receipt) {
-            out_headers.append(RECEIPT_HEADER, v);
-        }
-    }
-    Ok(out)
-}
-
-/// The answer to a whole response with the verdicts applied, and the judged calls.
-async fn judge_response(
-    gw: &Gateway,
-    api: Api,
-    admitted: &mut Admitted,
-    response: reqwest::Response,
-) -> Result<(Response, Vec<Judged>), Refusal> {
     let status = response.status();
     let mut headers = axum::http::HeaderMap::new();
     relayed_headers(response.headers(), &mut headers);
@@ -135,7 +109,17 @@ async fn judge_response(
         header::CONTENT_TYPE,
         HeaderValue::from_static("application/json"),
     );
-    Ok((out, judged))
+    let receipts = admitted
+        .request_receipt
+        .iter()
+        .map(String::as_str)
+        .chain(judged.iter().filter_map(Judged::receipt));
+    for receipt in receipts {
+        if let Ok(v) = HeaderValue::from_str(receipt) {
+            out_headers.append(RECEIPT_HEADER, v);
+        }
+    }
+    Ok(out)
 }
 
 /// Decides every call and writes all their records at once (one group commit), then waits for

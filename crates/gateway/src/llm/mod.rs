@@ -72,7 +72,7 @@ async fn handle(
 
 /// A request that passed its checks, about to be forwarded.
 struct Admitted {
-    /// The request decision's record, durable or not yet: it is queued while the request goes
+    /// The request decision's record, durable or not yet: it is written while the request goes
     /// upstream, and nothing reaches the agent before it is durable.
     request_record: Option<warden_store::AppendHandle>,
     ctx: Context,
@@ -105,74 +105,49 @@ async fn exchange(
     } else {
         None
     };
-    // The request decision's record is queued while the request is upstream. A provider that
-    // answers within `REQUEST_RECORD_WAIT` with a whole response has its tool calls' records
-    // committed together with it; otherwise it is committed when that time is up. Either way
-    // nothing reaches the agent before it is durable.
-    let response = {
-        let mut sent = std::pin::pin!(gw.upstreams.send(
-            &admitted.route,
-            reqwest::Method::POST,
-            path,
-            &headers,
-            Some(admitted.body.clone()),
-        ));
-        tokio::select! {
-            response = &mut sent => response,
-            () = tokio::time::sleep(REQUEST_RECORD_WAIT) => {
-                gw.ledger.commit_queued();
-                sent.await
-            }
+    // The request decision's record is written while the request is upstream; the answer waits
+    // for it, so nothing reaches the agent before its decision is durable.
+    let sent = gw.upstreams.send(
+        &admitted.route,
+        reqwest::Method::POST,
+        path,
+        &headers,
+        Some(admitted.body.clone()),
+    );
+    let (response, recorded) = match admitted.request_record.take() {
+        Some(pending) => {
+            let (response, recorded) = tokio::join!(sent, pending);
+            (response, Some(recorded))
         }
+        None => (sent.await, None),
     };
-    let whole_answer = response.as_ref().is_ok_and(|r| {
-        r.status().is_success()
-            && !r
-                .headers()
-                .get(header::CONTENT_TYPE)
-                .and_then(|v| v.to_str().ok())
-                .is_some_and(|v| v.starts_with("text/event-stream"))
-    });
-    // A budget hold names the request's record when it settles, which comes before the calls
-    // are judged.
-    if !whole_answer || admitted.budget.is_some() {
-        request_recorded(&gw, api, &mut admitted).await?;
+    if let Some(recorded) = recorded {
+        let appended = recorded.map_err(|e| {
+            Refusal::new(
+                api,
+                ErrorKind::Internal,
+                format!("Warden refused this request: its decision could not be recorded in the ledger ({e})."),
+            )
+        })?;
+        if let Some(hold) = admitted.budget.as_mut() {
+            hold.set_decision_id(&appended.id);
+        }
+        admitted.request_receipt = Some(appended.receipt);
     }
     let response = response.map_err(|e| upstream_refusal(api, &e))?;
     if !response.status().is_success() {
         return Err(complete::relay_error(&gw, api, &admitted.route, response).await);
     }
-    if whole_answer {
-        complete::respond(&gw, api, admitted, response).await
-    } else {
+    let is_stream = response
+        .headers()
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| v.starts_with("text/event-stream"));
+    if is_stream {
         Ok(stream::respond(gw, api, admitted, response, permit))
+    } else {
+        complete::respond(&gw, api, admitted, response).await
     }
-}
-
-/// How long the request's record waits to share a commit with its tool calls' records.
-const REQUEST_RECORD_WAIT: std::time::Duration = std::time::Duration::from_millis(1);
-
-/// Waits until the request's record is durable (committing it now if it is still queued), and
-/// keeps its receipt; a record that could not be committed refuses the request.
-async fn request_recorded(gw: &Gateway, api: Api, admitted: &mut Admitted) -> Result<(), Refusal> {
-    let Some(pending) = admitted.request_record.take() else {
-        return Ok(());
-    };
-    gw.ledger.commit_queued();
-    let appended = pending.await.map_err(|e| {
-        Refusal::new(
-            api,
-            ErrorKind::Internal,
-            format!(
-                "Warden refused this request: its decision could not be recorded in the ledger ({e})."
-            ),
-        )
-    })?;
-    if let Some(hold) = admitted.budget.as_mut() {
-        hold.set_decision_id(&appended.id);
-    }
-    admitted.request_receipt = Some(appended.receipt);
-    Ok(())
 }
 
 /// Identifies the agent, reads and summarizes the body, decides and records the request.
@@ -256,14 +231,7 @@ async fn admit(
             actual_micro_usd: None,
         });
     }
-    // A refusal is answered at once; a released request's record can wait for its tool calls'.
-    let pending = if !decision.outcome.releases() {
-        gw.ledger.append_now(draft)
-    } else if reserved.is_ok() {
-        gw.ledger.append_deferred(draft)
-    } else {
-        gw.ledger.append(draft)
-    };
+    let pending = gw.ledger.append(draft);
     if !decision.outcome.releases() {
         let judged = Judged {
             record: pending.await.map_err(|e| e.to_string()),
