@@ -180,7 +180,7 @@ fn decision_kinds(h: &Harness) -> Vec<ActionKind> {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn no_answer_leaves_before_its_requests_record_and_a_calls_record_follows_it() {
     let h = Harness::start(setup(ALLOW_WEATHER), |l| Arc::new(l)).await;
-    // A text answer, with no tool call to share a commit with.
+    // A text answer: its request's record is durable before it arrives.
     let (status, body) = h.chat("Hello there").await;
     assert_eq!(status, 200, "{body}");
     assert_eq!(decision_kinds(&h), [ActionKind::LlmRequest]);
