@@ -74,8 +74,6 @@ pub(crate) struct Shared {
     restart: Arc<crate::wal::Restart>,
     /// Whether callers may commit inline (no disk flush per commit).
     inline: bool,
-    /// How long the writer thread first sleeps (it takes the writer only when there is work).
-    first_wait: Duration,
 }
 
 /// Locks the queue, which a panic cannot leave half-changed (each change is one `Vec` call).
@@ -107,14 +105,12 @@ impl std::fmt::Debug for Shared {
 impl Shared {
     pub(crate) fn new(writer: Writer, restart: Arc<crate::wal::Restart>) -> Self {
         let inline = writer.config.durability == Durability::Process;
-        let first_wait = writer.until_checkpoint_due();
         Self {
             writer: Mutex::new(writer),
             queue: Mutex::new(Queue::default()),
             ready: Condvar::new(),
             restart,
             inline,
-            first_wait,
         }
     }
 
@@ -175,8 +171,7 @@ impl Shared {
         let stale = writer.stale;
         drop(writer);
         if more || stale || self.restart.wanted() {
-            let _queue = lock(&self.queue);
-            self.ready.notify_one();
+            self.wake();
         }
     }
 
@@ -193,7 +188,8 @@ impl Shared {
         self.ready.notify_one();
     }
 
-    /// Wakes the writer thread (for a log restart the checkpointer has asked for).
+    /// Wakes the writer thread (for work left queued, or a log restart the checkpointer has asked
+    /// for).
     pub(crate) fn wake(&self) {
         let _queue = lock(&self.queue);
         self.ready.notify_one();
@@ -202,7 +198,7 @@ impl Shared {
     /// The writer thread: commits what is queued, finishes log restarts, and writes checkpoints
     /// when due, until the queue is closed; then commits the rest and writes a final checkpoint.
     pub(crate) fn run(&self) {
-        let mut wait = self.first_wait;
+        let mut wait = self.lock_writer().until_checkpoint_due();
         loop {
             let closed = {
                 let mut queue = lock(&self.queue);
