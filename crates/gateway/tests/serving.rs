@@ -15,9 +15,7 @@ use std::time::{Duration, Instant};
 
 use common::{Harness, Setup, delivered_calls, write_bundle};
 use warden_ledger::{ActionKind, Event, RecordDraft};
-use warden_store::{
-    AppendError, AppendHandle, LedgerReader, LedgerStore, SqliteLedger, SqliteReader,
-};
+use warden_store::{AppendError, AppendHandle, LedgerStore, SqliteLedger};
 
 const MOCK_SCRIPT: &str = r#"
 api_key: upstream-key
@@ -162,17 +160,11 @@ impl LedgerStore for ToolCallsFail {
 
 /// The kinds of the decisions in the ledger, read from another connection.
 fn decision_kinds(h: &Harness) -> Vec<ActionKind> {
-    let reader = SqliteReader::open(&h.db()).unwrap();
-    (0..reader.len().unwrap())
-        .filter_map(|seq| {
-            let record = reader.record_by_seq(seq).unwrap().unwrap();
-            match serde_json::from_str::<warden_ledger::Record>(&record.body)
-                .unwrap()
-                .event
-            {
-                Event::Decision(d) => Some(d.action.kind),
-                _ => None,
-            }
+    h.events()
+        .into_iter()
+        .filter_map(|event| match event {
+            Event::Decision(d) => Some(d.action.kind),
+            _ => None,
         })
         .collect()
 }

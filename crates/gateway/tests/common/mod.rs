@@ -148,10 +148,8 @@ impl Harness {
         )
     }
 
-    /// Stops the server and returns every ledger record's event.
-    pub async fn stop(mut self) -> Vec<Event> {
-        let _ = self.stop.take().unwrap().send(());
-        self.server.take().unwrap().await.unwrap().unwrap();
+    /// Every ledger record's event committed so far, read from another connection.
+    pub fn events(&self) -> Vec<Event> {
         let reader = SqliteReader::open(&self.db()).unwrap();
         let mut events = Vec::new();
         for seq in 0..reader.len().unwrap() {
@@ -160,6 +158,13 @@ impl Harness {
             events.push(body.event);
         }
         events
+    }
+
+    /// Stops the server and returns every ledger record's event.
+    pub async fn stop(mut self) -> Vec<Event> {
+        let _ = self.stop.take().unwrap().send(());
+        self.server.take().unwrap().await.unwrap().unwrap();
+        self.events()
     }
 }
 
