@@ -20,10 +20,11 @@ fn hash_of(bytes: Vec<u8>) -> Result<Hash, StoreError> {
         .ok_or_else(|| StoreError::Corrupt("record hash is not 32 bytes".into()))
 }
 
-/// Reads the head state.
+/// Reads the head state, in one pass over the records.
 pub(crate) fn recover(conn: &Connection) -> Result<Recovered, StoreError> {
     let mut hashes = Vec::new();
-    let mut stmt = conn.prepare("SELECT seq, hash FROM ledger_records ORDER BY seq")?;
+    let mut heads: HashMap<String, Hash> = HashMap::new();
+    let mut stmt = conn.prepare("SELECT seq, hash, agent_id FROM ledger_records ORDER BY seq")?;
     let mut rows = stmt.query([])?;
     while let Some(row) = rows.next()? {
         let seq: i64 = row.get(0)?;
@@ -33,16 +34,21 @@ pub(crate) fn recover(conn: &Connection) -> Result<Recovered, StoreError> {
                 hashes.len()
             )));
         }
-        hashes.push(hash_of(row.get(1)?)?);
-    }
-    let mut heads = HashMap::new();
-    let mut stmt = conn.prepare(
-        "SELECT agent_id, hash FROM ledger_records WHERE seq IN
-             (SELECT MAX(seq) FROM ledger_records WHERE agent_id IS NOT NULL GROUP BY agent_id)",
-    )?;
-    let mut rows = stmt.query([])?;
-    while let Some(row) = rows.next()? {
-        heads.insert(row.get::<_, String>(0)?, hash_of(row.get(1)?)?);
+        let hash = hash_of(row.get(1)?)?;
+        // Each agent's head is its last record: later rows overwrite earlier ones.
+        let agent = row
+            .get_ref(2)?
+            .as_str_or_null()
+            .map_err(|e| StoreError::Corrupt(format!("seq {seq}: agent_id is not text: {e}")))?;
+        if let Some(agent) = agent {
+            match heads.get_mut(agent) {
+                Some(head) => *head = hash,
+                None => {
+                    heads.insert(agent.to_owned(), hash);
+                }
+            }
+        }
+        hashes.push(hash);
     }
     let checkpointed: i64 = conn.query_row(
         "SELECT COALESCE(MAX(size), 0) FROM ledger_checkpoints",

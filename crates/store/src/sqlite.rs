@@ -110,7 +110,11 @@ impl SqliteLedger {
         let checkpointer = crate::wal::start(
             path,
             stop,
-            crate::wal::WalLimits::default(),
+            crate::wal::WalLimits::for_page_size(conn.pragma_query_value(
+                None,
+                "page_size",
+                |r| r.get(0),
+            )?),
             Arc::clone(&restart),
         )?;
         let recovered = recover(&conn)?;

@@ -54,13 +54,19 @@ pub(crate) struct WalLimits {
     pub catch_up_frames: i64,
 }
 
-impl Default for WalLimits {
-    fn default() -> Self {
-        // 65536 frames of 4 KiB: the log starts over at about 256 MiB. The writer's part costs
-        // it a disk flush or two, so it is asked for at most every several seconds at full rate.
+/// Bytes of log past which it is made to start over: about 256 MiB. The writer's part costs it a
+/// disk flush or two, so it is asked for at most every several seconds at full rate.
+const RESTART_BYTES: i64 = 256 << 20;
+/// Bytes of log left to copy at most when the writer is asked to finish the checkpoint.
+const CATCH_UP_BYTES: i64 = 1 << 20;
+
+impl WalLimits {
+    /// The limits for a database whose pages (log frames) hold `page_size` bytes.
+    pub(crate) fn for_page_size(page_size: i64) -> Self {
+        let page_size = page_size.max(512);
         WalLimits {
-            restart_frames: 65536,
-            catch_up_frames: 256,
+            restart_frames: RESTART_BYTES / page_size,
+            catch_up_frames: CATCH_UP_BYTES / page_size,
         }
     }
 }
@@ -237,7 +243,7 @@ pub(crate) fn checkpoint(conn: &Connection) -> rusqlite::Result<Progress> {
 mod tests {
     use super::*;
 
-    /// Bytes of one row the test writer appends: about one page.
+    /// Bytes of one row the test writer appends: a few pages.
     const ROW: usize = 4000;
 
     #[test]
@@ -283,7 +289,7 @@ mod tests {
         let restart = Arc::new(Restart::default());
         let done = Arc::new(AtomicBool::new(false));
 
-        // The writer appends one-page rows without pause, finishing a checkpoint when asked,
+        // The writer appends rows without pause, finishing a checkpoint when asked,
         // as the ledger writer does between batches.
         let appender = {
             let (restart, done) = (Arc::clone(&restart), Arc::clone(&done));
@@ -311,7 +317,7 @@ mod tests {
             std::thread::sleep(Duration::from_millis(2));
         }
         let restarts = appender.join().unwrap();
-        // 4,000 pages (16 MB) went through the log; without rewinds the file would hold them all.
+        // 16 MB of rows went through the log; without rewinds the file would hold them all.
         assert!(
             restarts > 0,
             "the writer was never asked to finish a checkpoint"

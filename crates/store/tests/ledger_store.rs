@@ -230,19 +230,71 @@ fn records_committed_inline_are_anchored_by_a_timed_checkpoint_while_idle() {
     store.close();
 }
 
+/// Reopens the ledger at `path` and appends one record for each of the four agents `draft`
+/// uses: each must link to that agent's last record before the reopen, which `verify` checks.
+fn reopen_and_append_for_every_agent(path: &Path, mut receipts: Vec<String>) -> VerifyReport {
+    let before = receipts.len() as u64;
+    let store = SqliteLedger::open(path, key(), config(7), Box::new(FixedClock(2_000))).unwrap();
+    for i in 96..100 {
+        let appended = store.append(draft(i)).wait().unwrap();
+        assert_eq!(appended.seq, before + i - 96);
+        receipts.push(appended.receipt);
+    }
+    store.close();
+    let report = verify(path, &receipts).unwrap();
+    assert_eq!(report.records, before + 4);
+    assert_eq!(report.receipts, before + 4);
+    report
+}
+
+fn pragma(path: &Path, name: &str) -> i64 {
+    Connection::open(path)
+        .unwrap()
+        .pragma_query_value(None, name, |r| r.get(0))
+        .unwrap()
+}
+
+fn has_index(path: &Path, name: &str) -> bool {
+    Connection::open(path)
+        .unwrap()
+        .query_row(
+            "SELECT count(*) FROM sqlite_master WHERE type = 'index' AND name = ?1",
+            [name],
+            |r| r.get::<_, i64>(0),
+        )
+        .unwrap()
+        > 0
+}
+
 #[test]
 fn reopening_continues_the_chain_without_reusing_seqs() {
     let (_dir, path) = db();
     let first = build(&path, 30, 7);
-    let store = SqliteLedger::open(&path, key(), config(7), Box::new(FixedClock(2_000))).unwrap();
-    let appended = store.append(draft(99)).wait().unwrap();
-    assert_eq!(appended.seq, 30);
-    store.close();
-    let mut receipts = first;
-    receipts.push(appended.receipt);
-    let report = verify(&path, &receipts).unwrap();
-    assert_eq!(report.records, 31);
-    assert_eq!(report.receipts, 31);
+    reopen_and_append_for_every_agent(&path, first);
+    // A new file has small pages and no index by agent.
+    assert_eq!(pragma(&path, "page_size"), 1024);
+    assert!(!has_index(&path, "ledger_records_agent"));
+}
+
+#[test]
+fn a_file_from_before_the_agent_index_was_dropped_is_migrated_and_continues() {
+    let (_dir, path) = db();
+    let first = build(&path, 30, 7);
+    // Make it what earlier versions created: 4 KiB pages, the index by agent, schema version 4.
+    sql(
+        &path,
+        "PRAGMA journal_mode = DELETE; PRAGMA page_size = 4096; VACUUM;
+         PRAGMA journal_mode = WAL;
+         CREATE INDEX ledger_records_agent ON ledger_records(agent_id, seq);
+         PRAGMA user_version = 4;",
+    );
+    assert_eq!(pragma(&path, "page_size"), 4096);
+    assert!(has_index(&path, "ledger_records_agent"));
+    reopen_and_append_for_every_agent(&path, first);
+    assert!(!has_index(&path, "ledger_records_agent"));
+    assert_eq!(pragma(&path, "user_version"), 5);
+    // The file keeps the page size it was made with.
+    assert_eq!(pragma(&path, "page_size"), 4096);
 }
 
 #[test]
