@@ -85,6 +85,11 @@ impl SqliteReader {
             OpenFlags::SQLITE_OPEN_READ_ONLY | OpenFlags::SQLITE_OPEN_NO_MUTEX,
         )?;
         conn.busy_timeout(std::time::Duration::from_secs(10))?;
+        // Reads the file through a memory map (its first GiB; past that, by reads as usual): a
+        // scan of the ledger then makes no system call per page, which with 1 KiB pages was a
+        // third of `verify`'s time. A map turns a file cut short under it into a crash (SIGBUS)
+        // rather than an error; nothing in Warden shrinks the file (no VACUUM, no auto-vacuum).
+        conn.pragma_update(None, "mmap_size", 1i64 << 30)?;
         let has_ledger: Option<String> = conn
             .query_row(
                 "SELECT name FROM sqlite_master WHERE name = 'ledger_meta'",
