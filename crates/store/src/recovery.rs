@@ -13,6 +13,8 @@ use crate::error::StoreError;
 pub(crate) struct Recovered {
     pub chain: ChainState,
     pub checkpointed: u64,
+    /// The latest record time, so that new records never go back in time (0 when empty).
+    pub last_time_ms: u64,
 }
 
 fn hash_of(bytes: Vec<u8>) -> Result<Hash, StoreError> {
@@ -24,7 +26,9 @@ fn hash_of(bytes: Vec<u8>) -> Result<Hash, StoreError> {
 pub(crate) fn recover(conn: &Connection) -> Result<Recovered, StoreError> {
     let mut hashes = Vec::new();
     let mut heads: HashMap<String, Hash> = HashMap::new();
-    let mut stmt = conn.prepare("SELECT seq, hash, agent_id FROM ledger_records ORDER BY seq")?;
+    let mut last_time_ms: i64 = 0;
+    let mut stmt =
+        conn.prepare("SELECT seq, hash, agent_id, time_ms FROM ledger_records ORDER BY seq")?;
     let mut rows = stmt.query([])?;
     while let Some(row) = rows.next()? {
         let seq: i64 = row.get(0)?;
@@ -48,6 +52,7 @@ pub(crate) fn recover(conn: &Connection) -> Result<Recovered, StoreError> {
                 }
             }
         }
+        last_time_ms = last_time_ms.max(row.get(3)?);
         hashes.push(hash);
     }
     let checkpointed: i64 = conn.query_row(
@@ -65,5 +70,6 @@ pub(crate) fn recover(conn: &Connection) -> Result<Recovered, StoreError> {
     Ok(Recovered {
         chain: ChainState::restore(hashes, heads),
         checkpointed,
+        last_time_ms: u64::try_from(last_time_ms).unwrap_or(0),
     })
 }

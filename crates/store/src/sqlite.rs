@@ -120,11 +120,6 @@ impl SqliteLedger {
         let recovered = recover(&conn)?;
         let key = Arc::new(key);
         let (receipts, nonces) = ReceiptSigner::start(Arc::clone(&key))?;
-        let last_time_ms: i64 = conn.query_row(
-            "SELECT COALESCE(MAX(time_ms), 0) FROM ledger_records",
-            [],
-            |r| r.get(0),
-        )?;
         let origin = config.origin.clone();
         let writer = Writer {
             conn,
@@ -134,7 +129,7 @@ impl SqliteLedger {
             clock,
             checkpointed: recovered.checkpointed,
             last_checkpoint_at: Instant::now(),
-            last_time_ms: u64::try_from(last_time_ms).unwrap_or(0),
+            last_time_ms: recovered.last_time_ms,
             stale: false,
         };
         let shared = Arc::new(Shared::new(writer, Arc::clone(&restart)));

@@ -277,6 +277,19 @@ fn reopening_continues_the_chain_without_reusing_seqs() {
 }
 
 #[test]
+fn a_reopened_ledger_never_stamps_a_record_earlier_than_the_last_one() {
+    let (_dir, path) = db();
+    // Records stamped 1,000 ms; after the reopen the clock reads earlier than that.
+    build(&path, 5, 10);
+    let store = SqliteLedger::open(&path, key(), config(10), Box::new(FixedClock(500))).unwrap();
+    let appended = store.append(draft(5)).wait().unwrap();
+    store.close();
+    let reader = SqliteReader::open(&path).unwrap();
+    let row = reader.record_by_seq(appended.seq).unwrap().unwrap();
+    assert_eq!(row.time_ms, 1_000);
+}
+
+#[test]
 fn a_file_from_before_the_agent_index_was_dropped_is_migrated_and_continues() {
     let (_dir, path) = db();
     let first = build(&path, 30, 7);
