@@ -5,9 +5,12 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::indexing_slicing)]
 
+mod common;
+
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 
+use common::secret_of;
 use proptest::prelude::*;
 use proptest::test_runner::TestRunner;
 use rusqlite::Connection;
@@ -18,12 +21,6 @@ fn store() -> (tempfile::TempDir, SqliteKeys) {
     let dir = tempfile::tempdir().unwrap();
     let keys = SqliteKeys::open(&dir.path().join("warden.db")).unwrap();
     (dir, keys)
-}
-
-/// The random part of a token (`<prefix>_<hex id>_<secret>`). The secret is URL-safe base64 and
-/// may itself contain `_`, so it is everything after the second `_`.
-fn secret_of(token: &str) -> &str {
-    token.splitn(3, '_').nth(2).unwrap()
 }
 
 #[test]

@@ -4,6 +4,9 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::indexing_slicing)]
 
+mod common;
+
+use common::secret_of;
 use proptest::prelude::*;
 use proptest::test_runner::TestRunner;
 use rusqlite::Connection;
@@ -21,12 +24,6 @@ fn groups(names: &[&str]) -> Vec<String> {
 
 fn invalid_input(err: &StoreError) -> Option<&InvalidInput> {
     InvalidInput::of(err)
-}
-
-/// The random part of a token (`<prefix>_<hex id>_<secret>`). The secret is URL-safe base64 and
-/// may itself contain `_`, so it is everything after the second `_`.
-fn secret_of(token: &str) -> &str {
-    token.splitn(3, '_').nth(2).unwrap()
 }
 
 #[test]
